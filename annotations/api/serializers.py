@@ -1,0 +1,120 @@
+"""Output serializers (responses). Request bodies are validated by annotations.payloads."""
+
+from rest_framework import serializers
+
+from annotations.models import Conversation, DailyStats, Feedback, Message
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class IngestResultSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["created", "existed", "error"])
+    messages_created = serializers.IntegerField()
+
+
+class BatchItemResultSerializer(IngestResultSerializer):
+    index = serializers.IntegerField()
+    error = ErrorDetailSerializer(required=False)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    existed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    messages_created = serializers.IntegerField()
+    results = BatchItemResultSerializer(many=True)
+
+
+class FeedbackOutputSerializer(serializers.ModelSerializer):
+    conversation = serializers.CharField(source="message.conversation.external_id")
+    message = serializers.CharField(source="message.external_id")
+    user = serializers.CharField(source="end_user")
+
+    class Meta:
+        model = Feedback
+        fields = [
+            "conversation",
+            "message",
+            "user",
+            "rating",
+            "reasons",
+            "comment",
+            "source",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class MessageFeedbackSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="end_user")
+
+    class Meta:
+        model = Feedback
+        fields = ["user", "rating", "reasons", "comment", "source", "created_at", "updated_at"]
+
+
+class PromptSerializer(serializers.Serializer):
+    name = serializers.CharField(source="prompt_name")
+    version = serializers.CharField(source="prompt_version")
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="external_id")
+    prompt = serializers.SerializerMethodField()
+    feedback = MessageFeedbackSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "position",
+            "role",
+            "content",
+            "model",
+            "prompt",
+            "contexts",
+            "latency_ms",
+            "usage",
+            "metadata",
+            "created_at",
+            "feedback",
+        ]
+
+    def get_prompt(self, message: Message) -> dict[str, str] | None:
+        if not message.prompt_name:
+            return None
+        return {"name": message.prompt_name, "version": message.prompt_version}
+
+
+class ConversationOutputSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="external_id")
+    user = serializers.CharField(source="end_user")
+    messages = MessageOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "user", "tags", "metadata", "created_at", "updated_at", "messages"]
+
+
+class DailyStatsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DailyStats
+        fields = [
+            "day",
+            "model",
+            "prompt_name",
+            "prompt_version",
+            "answers",
+            "thumbs_up",
+            "thumbs_down",
+            "refreshed_at",
+        ]

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("project/", views.ProjectApi.as_view(), name="api-project"),
+    path("conversations/", views.ConversationCreateApi.as_view(), name="api-conversation-create"),
+    path(
+        "conversations/batch/", views.ConversationBatchApi.as_view(), name="api-conversation-batch"
+    ),
+    path(
+        "conversations/<path:external_id>/",
+        views.ConversationDetailApi.as_view(),
+        name="api-conversation-detail",
+    ),
+    path("feedback/", views.FeedbackCreateApi.as_view(), name="api-feedback-create"),
+    path("metrics/daily/", views.DailyStatsApi.as_view(), name="api-metrics-daily"),
+]

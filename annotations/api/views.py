@@ -1,0 +1,234 @@
+from typing import Any, TypeVar
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from pydantic import BaseModel, ValidationError
+from rest_framework import status
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.errors import InvalidInput
+from annotations.models import Feedback, ProjectKey
+from annotations.payloads import BatchIn, ConversationIn, FeedbackIn, validation_fields
+from annotations.selectors import conversation_get, daily_stats_list
+from annotations.services.feedback import feedback_submit
+from annotations.services.ingest import CREATED, FAILED, IngestResult, conversation_batch_ingest
+
+from .serializers import (
+    BatchResultSerializer,
+    ConversationOutputSerializer,
+    DailyStatsSerializer,
+    ErrorSerializer,
+    FeedbackOutputSerializer,
+    IngestResultSerializer,
+)
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names the fields."),
+    401: OpenApiResponse(ErrorSerializer, description="Missing, unknown or revoked key."),
+    403: OpenApiResponse(ErrorSerializer, description="The key may not do this."),
+    413: OpenApiResponse(ErrorSerializer, description="The body is over the size limit."),
+}
+
+
+def read_payload(request: Request, model: type[PayloadT]) -> PayloadT:
+    """Parse and validate a JSON body straight from bytes into a pydantic model."""
+    body = request.body
+    if not body.strip():
+        raise ParseError("The request body is empty; send a JSON object.")
+    content_type = request.content_type.split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType(content_type or "none")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(error["type"] == "json_invalid" for error in errors):
+            raise ParseError(f"The body is not valid JSON: {errors[0]['msg']}") from None
+        raise
+
+
+class SecretKeyApiView(APIView):
+    """Base for endpoints that act for the project of a secret key."""
+
+    @property
+    def project_key(self) -> ProjectKey:
+        return self.request.auth
+
+
+def _result_dict(result: IngestResult) -> dict[str, Any]:
+    return {
+        "id": result.external_id,
+        "status": result.status,
+        "messages_created": result.messages_created,
+    }
+
+
+class ConversationCreateApi(SecretKeyApiView):
+    @extend_schema(
+        operation_id="conversation_create",
+        summary="Log a conversation, or append its new messages",
+        description=(
+            "Idempotent by ids: posting a known conversation appends messages with new ids "
+            "and leaves known ones unchanged. 201 when created, 200 when it existed."
+        ),
+        request=ConversationIn,
+        responses={200: IngestResultSerializer, 201: IngestResultSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        payload = read_payload(request, ConversationIn)
+        [result] = conversation_batch_ingest(
+            project=self.project_key.project, conversations=[payload]
+        )
+        if result.status == FAILED:
+            raise InvalidInput(result.error["message"])
+        code = status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK
+        return Response(_result_dict(result), status=code)
+
+
+class ConversationBatchApi(SecretKeyApiView):
+    @extend_schema(
+        operation_id="conversation_batch_create",
+        summary="Log up to 1,000 conversations",
+        description=(
+            "Each item is written whole or not at all and gets its own result, in order. "
+            "Duplicate conversation ids inside one batch reject the whole batch."
+        ),
+        request=BatchIn,
+        responses={200: BatchResultSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        envelope = read_payload(request, BatchIn)
+        items = envelope.conversations
+        limit = settings.API_MAX_BATCH_CONVERSATIONS
+        if len(items) > limit:
+            raise InvalidInput(
+                f"A batch holds at most {limit} conversations; this one has {len(items)}.",
+                fields={"conversations": [f"at most {limit} items"]},
+            )
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        valid: list[tuple[int, ConversationIn]] = []
+        first_index: dict[str, int] = {}
+        duplicates: dict[str, list[str]] = {}
+        for index, item in enumerate(items):
+            try:
+                conversation = ConversationIn.model_validate(item)
+            except ValidationError as exc:
+                raw_id = item.get("id")
+                results[index] = {
+                    "index": index,
+                    "id": raw_id if isinstance(raw_id, str) else "",
+                    "status": FAILED,
+                    "messages_created": 0,
+                    "error": {
+                        "code": "invalid",
+                        "message": "This conversation is not valid.",
+                        "fields": validation_fields(exc),
+                    },
+                }
+                continue
+            if conversation.id in first_index:
+                duplicates[f"conversations.{index}.id"] = [
+                    f"duplicate of conversations.{first_index[conversation.id]}.id"
+                ]
+            first_index.setdefault(conversation.id, index)
+            valid.append((index, conversation))
+        if duplicates:
+            raise InvalidInput("Conversation ids must be unique within a batch.", fields=duplicates)
+
+        written = conversation_batch_ingest(
+            project=self.project_key.project, conversations=[item for _, item in valid]
+        )
+        for (index, _), result in zip(valid, written, strict=True):
+            entry = {"index": index, **_result_dict(result)}
+            if result.status == FAILED:
+                entry["error"] = result.error
+            results[index] = entry
+        counts = {"created": 0, "existed": 0, "error": 0}
+        for entry in results:
+            counts[entry["status"]] += 1
+        body = {
+            "created": counts["created"],
+            "existed": counts["existed"],
+            "failed": counts["error"],
+            "messages_created": sum(entry["messages_created"] for entry in results),
+            "results": results,
+        }
+        return Response(body, status=status.HTTP_200_OK)
+
+
+class ConversationDetailApi(SecretKeyApiView):
+    @extend_schema(
+        operation_id="conversation_retrieve",
+        summary="A conversation with its messages and feedback",
+        responses={200: ConversationOutputSerializer, 404: ErrorSerializer, **ERRORS},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        conversation = conversation_get(project=self.project_key.project, external_id=external_id)
+        return Response(ConversationOutputSerializer(conversation).data)
+
+
+class FeedbackCreateApi(SecretKeyApiView):
+    @extend_schema(
+        operation_id="feedback_create",
+        summary="Record an end user's vote on an answer",
+        description=(
+            "One vote per (message, user): a second vote replaces the first (200). "
+            "Rating an unknown conversation or message is a 404."
+        ),
+        request=FeedbackIn,
+        responses={
+            201: FeedbackOutputSerializer,
+            200: FeedbackOutputSerializer,
+            404: ErrorSerializer,
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        payload = read_payload(request, FeedbackIn)
+        feedback, created = feedback_submit(
+            project=self.project_key.project,
+            conversation_id=payload.conversation,
+            message_id=payload.message,
+            end_user=payload.user,
+            rating=payload.rating,
+            reasons=payload.reasons,
+            comment=payload.comment,
+            source=Feedback.Source.API,
+        )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(FeedbackOutputSerializer(feedback).data, status=code)
+
+
+class ProjectApi(SecretKeyApiView):
+    @extend_schema(
+        operation_id="project_retrieve",
+        summary="The project the key belongs to",
+        responses={200: dict, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        project = self.project_key.project
+        return Response(
+            {
+                "slug": project.slug,
+                "name": project.name,
+                "allowed_origins": project.allowed_origins,
+                "feedback_reasons": project.feedback_reasons,
+                "require_signed_feedback": project.require_signed_feedback,
+            }
+        )
+
+
+class DailyStatsApi(SecretKeyApiView):
+    @extend_schema(
+        operation_id="metrics_daily",
+        summary="Answers and votes per day, model and prompt version",
+        responses={200: DailyStatsSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        rows = daily_stats_list(project=self.project_key.project)
+        return Response(DailyStatsSerializer(rows, many=True).data)

@@ -1,0 +1,89 @@
+import datetime
+import json
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from annotations import demo_data
+from annotations.models import Feedback, Membership, Project
+from annotations.payloads import ConversationIn
+from annotations.services.feedback import feedback_submit
+from annotations.services.ingest import conversation_batch_ingest
+from annotations.services.projects import membership_set, project_create
+from annotations.services.stats import daily_stats_refresh
+
+DEMO_SLUG = "devot-demo"
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo-feedback-2026"  # noqa: S105 - printed on purpose for the local demo
+
+
+class Command(BaseCommand):
+    help = "Create a demo project with realistic Korean and English conversations and votes."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--conversations", type=int, default=300)
+        parser.add_argument("--seed", type=int, default=7)
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = self._demo_user()
+        project = Project.objects.filter(slug=DEMO_SLUG).first()
+        keys: dict[str, str] = {}
+        if project is None:
+            project, secret_key, public_key = project_create(
+                slug=DEMO_SLUG, name="Devot community assistant", created_by=user
+            )
+            project.allowed_origins = ["http://127.0.0.1:8000", "http://localhost:8000"]
+            project.save(update_fields=["allowed_origins"])
+            keys = {"secret_key": secret_key, "public_key": public_key}
+        membership_set(project=project, user=user, role=Membership.Role.ADMIN)
+
+        # Anchored to today so the demo always shows the last 30 days; ids are stable,
+        # so a re-run appends nothing and votes replace themselves.
+        now = timezone.now().replace(minute=0, second=0, microsecond=0)
+        conversations = demo_data.demo_conversations(
+            count=options["conversations"], seed=options["seed"], now=now
+        )
+        payloads = [ConversationIn.model_validate(item) for item in conversations]
+        created = 0
+        for start in range(0, len(payloads), 500):
+            results = conversation_batch_ingest(
+                project=project, conversations=payloads[start : start + 500]
+            )
+            created += sum(result.status == "created" for result in results)
+        votes = demo_data.demo_feedback(conversations=conversations, seed=options["seed"])
+        for vote in votes:
+            feedback_submit(
+                project=project,
+                conversation_id=vote["conversation"],
+                message_id=vote["message"],
+                end_user=vote["user"],
+                rating=vote["rating"],
+                reasons=vote.get("reasons", []),
+                comment=vote.get("comment", ""),
+                source=Feedback.Source.WIDGET,
+            )
+        daily_stats_refresh(project=project, since=(now - datetime.timedelta(days=31)).date())
+
+        summary = {
+            "project": project.slug,
+            "conversations_created": created,
+            "conversations_total": project.conversations.count(),
+            "votes": len(votes),
+            "login": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD},
+            **keys,
+        }
+        self.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
+
+    def _demo_user(self) -> Any:
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user

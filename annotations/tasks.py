@@ -1,0 +1,36 @@
+import datetime
+
+from celery import shared_task
+from django.db import OperationalError
+
+TRANSIENT = (OperationalError, ConnectionError)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def refresh_daily_stats(project_id: int, days: int = 7) -> int:
+    """Rebuild the daily rollup of one project for the last `days` days."""
+    from django.utils import timezone
+
+    from annotations.models import Project
+    from annotations.services.stats import daily_stats_refresh
+
+    project = Project.objects.get(pk=project_id)
+    since = timezone.localdate() - datetime.timedelta(days=days - 1)
+    return daily_stats_refresh(project=project, since=since)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def refresh_all_daily_stats(days: int = 2) -> int:
+    """Fan out the rollup refresh, one task per project (run by beat)."""
+    from annotations.models import Project
+
+    project_ids = list(Project.objects.values_list("pk", flat=True))
+    for project_id in project_ids:
+        refresh_daily_stats.delay(project_id, days)
+    return len(project_ids)

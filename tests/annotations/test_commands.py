@@ -1,0 +1,63 @@
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotations.models import Conversation, Feedback, Membership, Message, Project
+from annotations.selectors import project_key_resolve
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_create_project_prints_one_json_object_with_working_keys():
+    output = _run("create_project", "devot-chatbot", "--name", "Devot 챗봇")
+
+    body = json.loads(output)
+    assert set(body) == {"project", "secret_key", "public_key"}
+    assert body["project"] == "devot-chatbot"
+    assert Project.objects.get(slug="devot-chatbot").name == "Devot 챗봇"
+    assert project_key_resolve(raw_key=body["secret_key"]).kind == "secret"
+    assert project_key_resolve(raw_key=body["public_key"]).kind == "public"
+
+
+def test_create_project_twice_fails_clearly():
+    _run("create_project", "devot")
+
+    with pytest.raises(CommandError, match="already exists"):
+        _run("create_project", "devot")
+
+
+def test_seed_demo_creates_realistic_data_and_is_idempotent():
+    first = json.loads(_run("seed_demo", "--conversations", "120"))
+    counts = (Conversation.objects.count(), Message.objects.count(), Feedback.objects.count())
+
+    second = json.loads(_run("seed_demo", "--conversations", "120"))
+
+    assert first["conversations_created"] == 120
+    assert second["conversations_created"] == 0
+    assert (
+        Conversation.objects.count(),
+        Message.objects.count(),
+        Feedback.objects.count(),
+    ) == counts
+    assert first["login"]["username"] == "demo"
+    assert first["secret_key"].startswith("sk_")
+    assert "secret_key" not in second
+    project = Project.objects.get(slug=first["project"])
+    assert Membership.objects.get(project=project, user__username="demo").role == "admin"
+    answers = Message.objects.filter(project=project, role="assistant")
+    assert answers.exclude(contexts=[]).count() == answers.count()
+    assert answers.values("prompt_version").distinct().count() >= 2
+    assert answers.values("model").distinct().count() >= 2
+    ratings = set(Feedback.objects.values_list("rating", flat=True))
+    assert ratings == {"up", "down"}
+    assert Message.objects.filter(content__regex=r"[가-힣]").exists()
+    assert Feedback.objects.filter(rating="down").exclude(reasons=[]).exists()
+    assert project.daily_stats.exists()

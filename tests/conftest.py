@@ -1,0 +1,128 @@
+import json
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from django.test import Client
+
+from annotations.models import Project, ProjectKey
+from tests.factories import ProjectFactory, ProjectKeyFactory
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip a test whose real dependency is missing; in CI the missing dependency fails it."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this must not be skipped)")
+    pytest.skip(reason)
+
+
+def redis_url() -> str:
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    return url if url.startswith("redis") else "redis://127.0.0.1:6379/15"
+
+
+def redis_reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1):
+            return True
+    except OSError:
+        return False
+
+
+class ApiClient:
+    """A Django test client that sends JSON with a key, as an integrator's server would."""
+
+    def __init__(self, raw_key: str | None) -> None:
+        self.client = Client()
+        self.raw_key = raw_key
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        merged = {"Authorization": f"Bearer {self.raw_key}"} if self.raw_key else {}
+        merged.update(headers or {})
+        return merged
+
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
+        return self.client.post(
+            path, data=data, content_type=content_type, headers=self._headers(headers)
+        )
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        return self.client.get(path, headers=self._headers(headers))
+
+
+@pytest.fixture
+def project(db: None) -> Project:
+    return ProjectFactory(slug="devot", name="Devot")
+
+
+@pytest.fixture
+def secret_key(project: Project) -> str:
+    raw_key = "sk_" + "a" * 43
+    ProjectKeyFactory(project=project, raw_key=raw_key)
+    return raw_key
+
+
+@pytest.fixture
+def api(secret_key: str) -> ApiClient:
+    return ApiClient(secret_key)
+
+
+@pytest.fixture
+def make_api(db: None) -> Callable[..., ApiClient]:
+    def make(*, project: Project, kind: str = ProjectKey.Kind.SECRET) -> ApiClient:
+        prefix = "sk_" if kind == ProjectKey.Kind.SECRET else "pk_"
+        key = ProjectKeyFactory(project=project, kind=kind, raw_key=f"{prefix}{project.slug}-key")
+        assert key.pk
+        return ApiClient(f"{prefix}{project.slug}-key")
+
+    return make
+
+
+def conversation_payload(conversation_id: str = "conv-123", **overrides: Any) -> dict[str, Any]:
+    payload = {
+        "id": conversation_id,
+        "user": "u-42",
+        "tags": ["beta"],
+        "metadata": {"channel": "discord"},
+        "messages": [
+            {"id": "m1", "role": "user", "content": "Celery 워커가 작업을 안 가져가요."},
+            {
+                "id": "m2",
+                "role": "assistant",
+                "content": "브로커 URL을 확인하세요: `CELERY_BROKER_URL`.",
+                "model": "gpt-4o-mini",
+                "prompt": {"name": "devot-rag", "version": "3"},
+                "contexts": [
+                    {
+                        "id": "doc-7",
+                        "title": "Celery: First steps",
+                        "url": "https://docs.celeryq.dev/en/stable/getting-started/",
+                        "text": "Celery requires a message broker.",
+                        "score": 0.83,
+                    }
+                ],
+                "latency_ms": 1234,
+                "usage": {"prompt_tokens": 100, "completion_tokens": 50},
+                "metadata": {"trace": "abc"},
+            },
+        ],
+    }
+    payload.update(overrides)
+    return payload
