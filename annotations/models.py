@@ -83,7 +83,10 @@ class Membership(models.Model):
 
 
 class Conversation(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="conversations")
+    # Indexed by the (project, external_id) unique constraint, which starts with it.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     end_user = models.CharField(max_length=255, blank=True)
     tags = models.JSONField(default=list, blank=True)
@@ -111,11 +114,15 @@ class Message(models.Model):
         ASSISTANT = "assistant", "Assistant"
         TOOL = "tool", "Tool"
 
+    # Both foreign keys are covered by the indexes in Meta, which start with them;
+    # every index costs ingestion time, so none is duplicated.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     # Denormalized from the conversation so that project-wide queries need no join.
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="messages")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     position = models.PositiveIntegerField()
     role = models.CharField(max_length=16, choices=Role.choices)
@@ -142,7 +149,6 @@ class Message(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["conversation", "position"], name="message_conversation_pos"),
             models.Index(
                 fields=["project", "role", "created_at"], name="message_project_role_time"
             ),

@@ -108,10 +108,10 @@ class MessageIn(BaseModel):
     content: Text
     model: Annotated[str, Field(max_length=200), AfterValidator(_no_nul)] | None = None
     prompt: PromptIn | None = None
-    contexts: Annotated[list[ContextIn], Field(max_length=MAX_CONTEXTS)] = []
+    contexts: Annotated[list[ContextIn], Field(max_length=MAX_CONTEXTS, default_factory=list)]
     latency_ms: Annotated[StrictInt, Field(ge=0, le=2_147_483_647)] | None = None
-    usage: JsonObject = {}
-    metadata: JsonObject = {}
+    usage: Annotated[JsonObject, Field(default_factory=dict)]
+    metadata: Annotated[JsonObject, Field(default_factory=dict)]
     created_at: AwareDatetime = None
 
 
@@ -120,10 +120,10 @@ class ConversationIn(BaseModel):
 
     id: Identifier
     user: ShortText = ""
-    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] = []
-    metadata: JsonObject = {}
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS, default_factory=list)]
+    metadata: Annotated[JsonObject, Field(default_factory=dict)]
     created_at: AwareDatetime = None
-    messages: Annotated[list[MessageIn], Field(max_length=MAX_MESSAGES)] = []
+    messages: Annotated[list[MessageIn], Field(max_length=MAX_MESSAGES, default_factory=list)]
 
     @field_validator("messages")
     @classmethod
@@ -137,7 +137,15 @@ class ConversationIn(BaseModel):
 
 
 class BatchIn(BaseModel):
-    """The batch envelope; items are validated one by one so each gets its own result."""
+    """A batch of conversations, validated in one pass when every item is valid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversations: Annotated[list[ConversationIn], Field(min_length=1)]
+
+
+class BatchEnvelope(BaseModel):
+    """The batch envelope alone, so that items can be validated one by one with own errors."""
 
     model_config = ConfigDict(extra="forbid")
 

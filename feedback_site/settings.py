@@ -152,6 +152,8 @@ STORAGES = {
         )
     },
 }
+# Unhashed names when collectstatic has not run (tests, a fresh checkout) instead of a 500.
+WHITENOISE_MANIFEST_STRICT = False
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
 

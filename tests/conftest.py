@@ -67,6 +67,16 @@ class ApiClient:
         return self.client.get(path, headers=self._headers(headers))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def collected_static() -> None:
+    """With DEBUG off, static files are served from the collected manifest, as in production."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if "Manifest" in settings.STORAGES["staticfiles"]["BACKEND"]:
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
 @pytest.fixture
 def project(db: None) -> Project:
     return ProjectFactory(slug="devot", name="Devot")

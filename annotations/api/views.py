@@ -11,7 +11,13 @@ from rest_framework.views import APIView
 
 from annotations.errors import InvalidInput
 from annotations.models import Feedback, ProjectKey
-from annotations.payloads import BatchIn, ConversationIn, FeedbackIn, validation_fields
+from annotations.payloads import (
+    BatchEnvelope,
+    BatchIn,
+    ConversationIn,
+    FeedbackIn,
+    validation_fields,
+)
 from annotations.selectors import conversation_get, daily_stats_list
 from annotations.services.feedback import feedback_submit
 from annotations.services.ingest import CREATED, FAILED, IngestResult, conversation_batch_ingest
@@ -102,43 +108,21 @@ class ConversationBatchApi(SecretKeyApiView):
         responses={200: BatchResultSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        envelope = read_payload(request, BatchIn)
-        items = envelope.conversations
         limit = settings.API_MAX_BATCH_CONVERSATIONS
-        if len(items) > limit:
-            raise InvalidInput(
-                f"A batch holds at most {limit} conversations; this one has {len(items)}.",
-                fields={"conversations": [f"at most {limit} items"]},
-            )
-        results: list[dict[str, Any] | None] = [None] * len(items)
-        valid: list[tuple[int, ConversationIn]] = []
-        first_index: dict[str, int] = {}
-        duplicates: dict[str, list[str]] = {}
-        for index, item in enumerate(items):
-            try:
-                conversation = ConversationIn.model_validate(item)
-            except ValidationError as exc:
-                raw_id = item.get("id")
-                results[index] = {
-                    "index": index,
-                    "id": raw_id if isinstance(raw_id, str) else "",
-                    "status": FAILED,
-                    "messages_created": 0,
-                    "error": {
-                        "code": "invalid",
-                        "message": "This conversation is not valid.",
-                        "fields": validation_fields(exc),
-                    },
-                }
-                continue
-            if conversation.id in first_index:
-                duplicates[f"conversations.{index}.id"] = [
-                    f"duplicate of conversations.{first_index[conversation.id]}.id"
-                ]
-            first_index.setdefault(conversation.id, index)
-            valid.append((index, conversation))
-        if duplicates:
-            raise InvalidInput("Conversation ids must be unique within a batch.", fields=duplicates)
+        try:
+            # The common case, every item valid, validates in one pass over the JSON.
+            batch = read_payload(request, BatchIn)
+        except ValidationError:
+            batch = None
+        if batch is not None:
+            self._check_size(len(batch.conversations), limit)
+            valid = list(enumerate(batch.conversations))
+            results: list[dict[str, Any] | None] = [None] * len(valid)
+        else:
+            envelope = read_payload(request, BatchEnvelope)
+            self._check_size(len(envelope.conversations), limit)
+            valid, results = self._validate_items(envelope.conversations)
+        self._check_unique(valid)
 
         written = conversation_batch_ingest(
             project=self.project_key.project, conversations=[item for _, item in valid]
@@ -159,6 +143,51 @@ class ConversationBatchApi(SecretKeyApiView):
             "results": results,
         }
         return Response(body, status=status.HTTP_200_OK)
+
+    @staticmethod
+    def _check_size(size: int, limit: int) -> None:
+        if size > limit:
+            raise InvalidInput(
+                f"A batch holds at most {limit} conversations; this one has {size}.",
+                fields={"conversations": [f"at most {limit} items"]},
+            )
+
+    @staticmethod
+    def _validate_items(
+        items: list[dict[str, Any]],
+    ) -> tuple[list[tuple[int, ConversationIn]], list[dict[str, Any] | None]]:
+        results: list[dict[str, Any] | None] = [None] * len(items)
+        valid: list[tuple[int, ConversationIn]] = []
+        for index, item in enumerate(items):
+            try:
+                valid.append((index, ConversationIn.model_validate(item)))
+            except ValidationError as exc:
+                raw_id = item.get("id")
+                results[index] = {
+                    "index": index,
+                    "id": raw_id if isinstance(raw_id, str) else "",
+                    "status": FAILED,
+                    "messages_created": 0,
+                    "error": {
+                        "code": "invalid",
+                        "message": "This conversation is not valid.",
+                        "fields": validation_fields(exc),
+                    },
+                }
+        return valid, results
+
+    @staticmethod
+    def _check_unique(valid: list[tuple[int, ConversationIn]]) -> None:
+        first_index: dict[str, int] = {}
+        duplicates: dict[str, list[str]] = {}
+        for index, item in valid:
+            if item.id in first_index:
+                duplicates[f"conversations.{index}.id"] = [
+                    f"duplicate of conversations.{first_index[item.id]}.id"
+                ]
+            first_index.setdefault(item.id, index)
+        if duplicates:
+            raise InvalidInput("Conversation ids must be unique within a batch.", fields=duplicates)
 
 
 class ConversationDetailApi(SecretKeyApiView):

@@ -18,12 +18,39 @@ from django.utils import timezone
 
 from annotations.models import Conversation, Message, Project
 from annotations.payloads import ConversationIn
+from annotations.services.bulk import rows_insert
 
 logger = logging.getLogger(__name__)
 
 CREATED = "created"
 EXISTED = "existed"
 FAILED = "error"
+
+CONVERSATION_FIELDS = (
+    "project_id",
+    "external_id",
+    "end_user",
+    "tags",
+    "metadata",
+    "created_at",
+    "updated_at",
+)
+MESSAGE_FIELDS = (
+    "conversation_id",
+    "project_id",
+    "external_id",
+    "position",
+    "role",
+    "content",
+    "model",
+    "prompt_name",
+    "prompt_version",
+    "contexts",
+    "latency_ms",
+    "usage",
+    "metadata",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -100,21 +127,32 @@ def _ingest(*, project: Project, conversations: list[ConversationIn]) -> list[In
             "id", "external_id", "tags"
         )
     }
-    new_conversations = [
-        Conversation(
-            project=project,
-            external_id=item.id,
-            end_user=item.user,
-            tags=list(dict.fromkeys(item.tags)),
-            metadata=item.metadata,
-            created_at=item.created_at or now,
-            updated_at=now,
+    new_items = [item for item in conversations if item.id not in existing]
+    rows_insert(
+        model=Conversation,
+        fields=CONVERSATION_FIELDS,
+        rows=[
+            (
+                project.pk,
+                item.id,
+                item.user,
+                list(dict.fromkeys(item.tags)),
+                item.metadata,
+                item.created_at or now,
+                now,
+            )
+            for item in new_items
+        ],
+    )
+    new_ids = (
+        dict(
+            Conversation.objects.filter(
+                project=project, external_id__in=[item.id for item in new_items]
+            ).values_list("external_id", "id")
         )
-        for item in conversations
-        if item.id not in existing
-    ]
-    Conversation.objects.bulk_create(new_conversations)
-    by_external_id = {**existing, **{row.external_id: row for row in new_conversations}}
+        if new_items
+        else {}
+    )
 
     known_ids: dict[int, set[str]] = {}
     last_position: dict[int, int] = {}
@@ -126,15 +164,15 @@ def _ingest(*, project: Project, conversations: list[ConversationIn]) -> list[In
             known_ids.setdefault(conversation_id, set()).add(external_id)
             last_position[conversation_id] = max(last_position.get(conversation_id, -1), position)
 
-    messages: list[Message] = []
+    messages: list[tuple] = []
     retagged: list[Conversation] = []
     touched: list[int] = []
     results: list[IngestResult] = []
     for item in conversations:
-        conversation = by_external_id[item.id]
         is_new = item.id not in existing
-        known = known_ids.get(conversation.pk, set())
-        position = last_position.get(conversation.pk, -1)
+        conversation_pk = new_ids[item.id] if is_new else existing[item.id].pk
+        known = known_ids.get(conversation_pk, set())
+        position = last_position.get(conversation_pk, -1)
         default_time = (item.created_at or now) if is_new else now
         created = 0
         for message in item.messages:
@@ -144,26 +182,25 @@ def _ingest(*, project: Project, conversations: list[ConversationIn]) -> list[In
             created += 1
             prompt = message.prompt
             messages.append(
-                Message(
-                    conversation_id=conversation.pk,
-                    project_id=project.pk,
-                    external_id=message.id,
-                    position=position,
-                    role=message.role,
-                    content=message.content,
-                    model=message.model or "",
-                    prompt_name=prompt.name if prompt else "",
-                    prompt_version=prompt.version if prompt else "",
-                    contexts=[
-                        context.model_dump(exclude_none=True) for context in message.contexts
-                    ],
-                    latency_ms=message.latency_ms,
-                    usage=message.usage,
-                    metadata=message.metadata,
-                    created_at=message.created_at or default_time,
+                (
+                    conversation_pk,
+                    project.pk,
+                    message.id,
+                    position,
+                    message.role,
+                    message.content,
+                    message.model or "",
+                    prompt.name if prompt else "",
+                    prompt.version if prompt else "",
+                    [context.model_dump(exclude_none=True) for context in message.contexts],
+                    message.latency_ms,
+                    message.usage,
+                    message.metadata,
+                    message.created_at or default_time,
                 )
             )
         if not is_new:
+            conversation = existing[item.id]
             merged_tags = list(dict.fromkeys([*conversation.tags, *item.tags]))
             if merged_tags != conversation.tags:
                 conversation.tags = merged_tags
@@ -179,7 +216,7 @@ def _ingest(*, project: Project, conversations: list[ConversationIn]) -> list[In
             )
         )
 
-    Message.objects.bulk_create(messages)
+    rows_insert(model=Message, fields=MESSAGE_FIELDS, rows=messages)
     if retagged:
         Conversation.objects.bulk_update(retagged, ["tags", "updated_at"])
     if touched:

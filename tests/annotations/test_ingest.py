@@ -124,7 +124,7 @@ def test_batch_query_count_does_not_grow_with_size(project):
 
     assert Message.objects.filter(conversation__external_id__startswith="l-").count() == 800
     if connection.vendor == "postgresql":
-        assert len(large_queries) == len(small_queries)
+        assert len(large_queries) <= len(small_queries)
     else:
         # SQLite caps the variables of one statement, so bulk inserts go in chunks.
         assert len(large_queries) < len(large) / 20

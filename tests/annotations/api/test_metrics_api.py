@@ -13,7 +13,7 @@ def test_daily_metrics_reflect_votes_after_refresh(api, project):
         "/api/v1/feedback/",
         {"conversation": "conv-123", "message": "m2", "user": "u", "rating": "down"},
     )
-    refresh_daily_stats.delay(project.pk, 2)
+    refresh_daily_stats.apply(args=[project.pk, 2])
 
     response = api.get("/api/v1/metrics/daily/")
 
