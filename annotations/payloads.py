@@ -1,76 +1,60 @@
 """Validation of ingestion payloads at the API boundary.
 
 pydantic validates the JSON in one pass in compiled code; ingesting thousands of
-messages per request through nested DRF serializers costs several times more.
-Every string is checked for NUL bytes, which PostgreSQL cannot store; invalid
-UTF-8 and lone surrogates are already rejected by the JSON parser.
+messages per request through nested DRF serializers costs several times more, so
+no per-field Python validator runs on the hot path. Invalid UTF-8 and lone
+surrogates are rejected by the JSON parser. NUL characters, which PostgreSQL
+cannot store, can only arrive as the escape \\u0000: the raw body is searched
+for it once, and only a body that holds it is walked to name the fields.
 """
 
-import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
+    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     StrictInt,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
-MAX_JSON_DEPTH = 20
 MAX_CONTEXTS = 100
 MAX_MESSAGES = 10_000
 MAX_TAGS = 50
+NUL_MESSAGE = "must not contain NUL characters"
+
+Identifier = Annotated[str, Field(min_length=1, max_length=255)]
+ShortText = Annotated[str, Field(max_length=255)]
+Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+def has_nul_escape(body: bytes) -> bool:
+    """Whether a JSON body may decode to a string holding NUL (cheap, may say yes wrongly)."""
+    return b"\\u0000" in body
 
 
-def _check_json(value: Any, depth: int = 0) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+def nul_fields(value: Any, prefix: str = "") -> dict[str, list[str]]:
+    """The paths of every string (or key) holding NUL, as {"messages.0.content": [...]}."""
+    fields: dict[str, list[str]] = {}
     if isinstance(value, str):
-        _no_nul(value)
+        if "\x00" in value:
+            fields[prefix.rstrip(".") or "body"] = [NUL_MESSAGE]
     elif isinstance(value, dict):
         for key, item in value.items():
-            _no_nul(key)
-            _check_json(item, depth + 1)
+            if "\x00" in key:
+                fields[prefix + key.replace("\x00", "\\u0000")] = [NUL_MESSAGE]
+            fields.update(nul_fields(item, f"{prefix}{key}."))
     elif isinstance(value, list):
-        for item in value:
-            _check_json(item, depth + 1)
+        for index, item in enumerate(value):
+            fields.update(nul_fields(item, f"{prefix}{index}."))
+    return fields
 
 
-def _json_object(value: dict[str, Any]) -> dict[str, Any]:
-    _check_json(value)
-    return value
-
-
-def _version_string(value: Any) -> Any:
-    # Prompt versions are often numbers in callers' code: accept 3 as "3".
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("must include a timezone, e.g. 2026-11-25T10:00:00Z")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-Identifier = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
-ShortText = Annotated[str, Field(max_length=255), AfterValidator(_no_nul)]
-Tag = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
-AwareDatetime = Annotated[datetime.datetime | None, AfterValidator(_aware)]
+class JsonValue(RootModel[Any]):
+    """Any JSON document, parsed by the same parser as the payloads."""
 
 
 class ContextIn(BaseModel):
@@ -78,26 +62,19 @@ class ContextIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: Annotated[str, Field(max_length=255), AfterValidator(_no_nul)] | None = None
-    title: Annotated[str, Field(max_length=1000), AfterValidator(_no_nul)] | None = None
-    url: Annotated[str, Field(max_length=2048), AfterValidator(_no_nul)] | None = None
-    text: Text = ""
+    id: Annotated[str, Field(max_length=255)] | None = None
+    title: Annotated[str, Field(max_length=1000)] | None = None
+    url: Annotated[str, Field(max_length=2048)] | None = None
+    text: str = ""
     score: float | None = None
-
-    @model_validator(mode="after")
-    def _check_extra(self) -> "ContextIn":
-        if self.model_extra:
-            _check_json(self.model_extra)
-        return self
 
 
 class PromptIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Prompt versions are often numbers in callers' code: 3 is taken as "3".
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
-    version: Annotated[
-        str, BeforeValidator(_version_string), Field(max_length=100), AfterValidator(_no_nul)
-    ] = ""
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    version: Annotated[str, Field(max_length=100)] = ""
 
 
 class MessageIn(BaseModel):
@@ -105,14 +82,14 @@ class MessageIn(BaseModel):
 
     id: Identifier
     role: Literal["system", "user", "assistant", "tool"]
-    content: Text
-    model: Annotated[str, Field(max_length=200), AfterValidator(_no_nul)] | None = None
+    content: str
+    model: Annotated[str, Field(max_length=200)] | None = None
     prompt: PromptIn | None = None
     contexts: Annotated[list[ContextIn], Field(max_length=MAX_CONTEXTS, default_factory=list)]
     latency_ms: Annotated[StrictInt, Field(ge=0, le=2_147_483_647)] | None = None
-    usage: Annotated[JsonObject, Field(default_factory=dict)]
-    metadata: Annotated[JsonObject, Field(default_factory=dict)]
-    created_at: AwareDatetime = None
+    usage: Annotated[dict[str, Any], Field(default_factory=dict)]
+    metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
+    created_at: AwareDatetime | None = None
 
 
 class ConversationIn(BaseModel):
@@ -121,8 +98,8 @@ class ConversationIn(BaseModel):
     id: Identifier
     user: ShortText = ""
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS, default_factory=list)]
-    metadata: Annotated[JsonObject, Field(default_factory=dict)]
-    created_at: AwareDatetime = None
+    metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
+    created_at: AwareDatetime | None = None
     messages: Annotated[list[MessageIn], Field(max_length=MAX_MESSAGES, default_factory=list)]
 
     @field_validator("messages")
@@ -160,10 +137,10 @@ class FeedbackIn(BaseModel):
     user: Identifier
     rating: Literal["up", "down"]
     reasons: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]],
-        Field(max_length=20),
-    ] = []
-    comment: Annotated[str, Field(max_length=10_000), AfterValidator(_no_nul)] = ""
+        list[Annotated[str, Field(min_length=1, max_length=100)]],
+        Field(max_length=20, default_factory=list),
+    ]
+    comment: Annotated[str, Field(max_length=10_000)] = ""
     token: Annotated[str, Field(max_length=200)] | None = None
 
     @field_validator("reasons")

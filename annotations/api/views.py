@@ -16,6 +16,9 @@ from annotations.payloads import (
     BatchIn,
     ConversationIn,
     FeedbackIn,
+    JsonValue,
+    has_nul_escape,
+    nul_fields,
     validation_fields,
 )
 from annotations.selectors import conversation_get, daily_stats_list
@@ -41,14 +44,18 @@ ERRORS = {
 }
 
 
-def read_payload(request: Request, model: type[PayloadT]) -> PayloadT:
-    """Parse and validate a JSON body straight from bytes into a pydantic model."""
+def read_json_body(request: Request) -> bytes:
     body = request.body
     if not body.strip():
         raise ParseError("The request body is empty; send a JSON object.")
     content_type = request.content_type.split(";")[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType(content_type or "none")
+    return body
+
+
+def parse_payload(body: bytes, model: type[PayloadT]) -> PayloadT:
+    """Validate a JSON body straight from bytes into a pydantic model."""
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
@@ -56,6 +63,16 @@ def read_payload(request: Request, model: type[PayloadT]) -> PayloadT:
         if any(error["type"] == "json_invalid" for error in errors):
             raise ParseError(f"The body is not valid JSON: {errors[0]['msg']}") from None
         raise
+
+
+def read_payload(request: Request, model: type[PayloadT]) -> PayloadT:
+    """The validated body of a request; NUL characters are refused, naming the fields."""
+    body = read_json_body(request)
+    if has_nul_escape(body):
+        fields = nul_fields(parse_payload(body, JsonValue).root)
+        if fields:
+            raise InvalidInput("Text must not contain NUL characters.", fields=fields)
+    return parse_payload(body, model)
 
 
 class SecretKeyApiView(APIView):
@@ -109,17 +126,20 @@ class ConversationBatchApi(SecretKeyApiView):
     )
     def post(self, request: Request) -> Response:
         limit = settings.API_MAX_BATCH_CONVERSATIONS
-        try:
-            # The common case, every item valid, validates in one pass over the JSON.
-            batch = read_payload(request, BatchIn)
-        except ValidationError:
-            batch = None
+        body = read_json_body(request)
+        batch = None
+        if not has_nul_escape(body):
+            try:
+                # The common case, every item valid, validates in one pass over the JSON.
+                batch = parse_payload(body, BatchIn)
+            except ValidationError:
+                batch = None
         if batch is not None:
             self._check_size(len(batch.conversations), limit)
             valid = list(enumerate(batch.conversations))
             results: list[dict[str, Any] | None] = [None] * len(valid)
         else:
-            envelope = read_payload(request, BatchEnvelope)
+            envelope = parse_payload(body, BatchEnvelope)
             self._check_size(len(envelope.conversations), limit)
             valid, results = self._validate_items(envelope.conversations)
         self._check_unique(valid)
@@ -159,21 +179,25 @@ class ConversationBatchApi(SecretKeyApiView):
         results: list[dict[str, Any] | None] = [None] * len(items)
         valid: list[tuple[int, ConversationIn]] = []
         for index, item in enumerate(items):
-            try:
-                valid.append((index, ConversationIn.model_validate(item)))
-            except ValidationError as exc:
-                raw_id = item.get("id")
-                results[index] = {
-                    "index": index,
-                    "id": raw_id if isinstance(raw_id, str) else "",
-                    "status": FAILED,
-                    "messages_created": 0,
-                    "error": {
-                        "code": "invalid",
-                        "message": "This conversation is not valid.",
-                        "fields": validation_fields(exc),
-                    },
-                }
+            fields = nul_fields(item)
+            if not fields:
+                try:
+                    valid.append((index, ConversationIn.model_validate(item)))
+                    continue
+                except ValidationError as exc:
+                    fields = validation_fields(exc)
+            raw_id = item.get("id")
+            results[index] = {
+                "index": index,
+                "id": raw_id if isinstance(raw_id, str) and "\x00" not in raw_id else "",
+                "status": FAILED,
+                "messages_created": 0,
+                "error": {
+                    "code": "invalid",
+                    "message": "This conversation is not valid.",
+                    "fields": fields,
+                },
+            }
         return valid, results
 
     @staticmethod

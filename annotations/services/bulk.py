@@ -28,7 +28,10 @@ def rows_insert(*, model: type[models.Model], fields: Sequence[str], rows: list[
     statement = "COPY {} ({}) FROM STDIN".format(
         quote(meta.db_table), ", ".join(quote(field.column) for field in columns)
     )
-    dumps = orjson.dumps
+
+    def dumps(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
     connection.ensure_connection()
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for row in rows:
