@@ -24,6 +24,7 @@ from pydantic import (
 MAX_CONTEXTS = 100
 MAX_MESSAGES = 10_000
 MAX_TAGS = 50
+MAX_CONTENT_CHARS = 1_000_000
 NUL_MESSAGE = "must not contain NUL characters"
 
 Identifier = Annotated[str, Field(min_length=1, max_length=255)]
@@ -65,7 +66,7 @@ class ContextIn(BaseModel):
     id: Annotated[str, Field(max_length=255)] | None = None
     title: Annotated[str, Field(max_length=1000)] | None = None
     url: Annotated[str, Field(max_length=2048)] | None = None
-    text: str = ""
+    text: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)] = ""
     score: float | None = None
 
 
@@ -82,7 +83,7 @@ class MessageIn(BaseModel):
 
     id: Identifier
     role: Literal["system", "user", "assistant", "tool"]
-    content: str
+    content: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)]
     model: Annotated[str, Field(max_length=200)] | None = None
     prompt: PromptIn | None = None
     contexts: Annotated[list[ContextIn], Field(max_length=MAX_CONTEXTS, default_factory=list)]
