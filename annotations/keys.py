@@ -6,6 +6,7 @@ import secrets
 
 SECRET_PREFIX = "sk_"  # noqa: S105 - a prefix, not a secret
 PUBLIC_PREFIX = "pk_"
+SIGNING_PREFIX = "fs_"
 
 
 def key_generate(*, prefix: str) -> str:
@@ -20,6 +21,10 @@ def key_hash(raw_key: str) -> str:
 
 def key_display(raw_key: str, *, public: bool) -> str:
     return raw_key if public else raw_key[:10] + "…"
+
+
+def signing_secret_generate() -> str:
+    return key_generate(prefix=SIGNING_PREFIX)
 
 
 def feedback_token(*, secret: str, conversation_id: str, message_id: str, user: str) -> str:

@@ -12,6 +12,9 @@ class Project(models.Model):
     # Reason chips offered by the widget on a thumbs-down; empty means the defaults.
     feedback_reasons = models.JSONField(default=list, blank=True)
     require_signed_feedback = models.BooleanField(default=False)
+    # HMAC key for feedback tokens. The server must recompute tokens, so unlike API
+    # keys it is stored as it is; only admins and secret-key holders can read it.
+    feedback_signing_secret = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

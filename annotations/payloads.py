@@ -159,3 +159,12 @@ def validation_fields(error: ValidationError, prefix: str = "") -> dict[str, lis
         message = item["msg"].removeprefix("Value error, ")
         fields.setdefault(key, []).append(message)
     return fields
+
+
+class WidgetWithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation: Identifier
+    message: Identifier
+    user: Identifier
+    token: Annotated[str, Field(max_length=200)] | None = None

@@ -1,9 +1,27 @@
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db.models import Count, Prefetch, QuerySet
 
 from annotations.errors import NotFound
 from annotations.keys import key_hash
 from annotations.models import Conversation, DailyStats, Feedback, Message, Project, ProjectKey
+
+ALLOWED_ORIGINS_CACHE_KEY = "widget:allowed-origins"
+
+
+def origin_allowed_anywhere(origin: str) -> bool:
+    """Whether any project lists the origin (for CORS preflights, which carry no key)."""
+    origins = cache.get(ALLOWED_ORIGINS_CACHE_KEY)
+    if origins is None:
+        origins = sorted(
+            {
+                allowed_origin
+                for allowed in Project.objects.values_list("allowed_origins", flat=True)
+                for allowed_origin in allowed
+            }
+        )
+        cache.set(ALLOWED_ORIGINS_CACHE_KEY, origins, timeout=30)
+    return origin in origins
 
 
 def project_key_resolve(*, raw_key: str) -> ProjectKey | None:
@@ -70,3 +88,25 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return projects.annotate(
         conversation_count=Count("conversations", distinct=True),
     ).order_by("name")
+
+
+def project_public_key(*, project: Project) -> ProjectKey | None:
+    """The newest active public key of a project (public keys are stored whole)."""
+    return (
+        ProjectKey.objects.filter(
+            project=project, kind=ProjectKey.Kind.PUBLIC, revoked_at__isnull=True
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def conversation_list_recent(*, project: Project, limit: int) -> list[Conversation]:
+    """The latest conversations of a project with their messages in order (two queries)."""
+    return list(
+        Conversation.objects.filter(project=project)
+        .order_by("-created_at", "-id")
+        .prefetch_related(Prefetch("messages", queryset=Message.objects.order_by("position")))[
+            :limit
+        ]
+    )

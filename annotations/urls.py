@@ -11,4 +11,5 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("demo/chat/", views.demo_chat, name="demo-chat"),
 ]

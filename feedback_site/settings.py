@@ -168,6 +168,8 @@ X_FRAME_OPTIONS = "DENY"
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=32 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_MAX_BATCH_CONVERSATIONS = 1000
+# Reverse proxies in front of the app; 0 trusts REMOTE_ADDR only (X-Forwarded-For is spoofable).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["annotations.api.authentication.ProjectKeyAuthentication"],
@@ -177,6 +179,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotations.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "feedback-site API",
@@ -192,8 +195,20 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
 
-# CORS applies to the widget endpoint only; allowed origins are per project.
+# CORS applies to the widget endpoints only, and the allowed origins are per project
+# (annotations.api.widget decides through django-cors-headers' request hook).
 CORS_URLS_REGEX = r"^/api/v1/widget/.*$"
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "POST", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["content-type", "x-project-key"]
+CORS_EXPOSE_HEADERS = ["Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+# Widget limits: DRF rate strings ("100/s", "30/min"); the counters live in the cache.
+WIDGET_RATE_PER_KEY = env.str("WIDGET_RATE_PER_KEY", default="100/s")
+WIDGET_RATE_PER_CLIENT = env.str("WIDGET_RATE_PER_CLIENT", default="30/min")
+WIDGET_MAX_BODY_BYTES = env.int("WIDGET_MAX_BODY_BYTES", default=16 * 1024)
 
 # Celery: eager in-process when no broker is configured.
 CELERY_BROKER_URL = _broker_url or "memory://"

@@ -77,6 +77,17 @@ def collected_static() -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache(settings: Any) -> None:
+    """A fresh cache namespace per test, so rate-limit counters never leak between tests."""
+    import uuid
+
+    settings.CACHES = {
+        name: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        for name, config in settings.CACHES.items()
+    }
+
+
 @pytest.fixture
 def project(db: None) -> Project:
     return ProjectFactory(slug="devot", name="Devot")

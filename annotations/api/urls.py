@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, widget
 
 urlpatterns = [
     path("project/", views.ProjectApi.as_view(), name="api-project"),
@@ -14,5 +14,7 @@ urlpatterns = [
         name="api-conversation-detail",
     ),
     path("feedback/", views.FeedbackCreateApi.as_view(), name="api-feedback-create"),
+    path("widget/feedback/", widget.WidgetFeedbackApi.as_view(), name="api-widget-feedback"),
+    path("widget/config/", widget.WidgetConfigApi.as_view(), name="api-widget-config"),
     path("metrics/daily/", views.DailyStatsApi.as_view(), name="api-metrics-daily"),
 ]

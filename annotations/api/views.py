@@ -272,6 +272,8 @@ class ProjectApi(SecretKeyApiView):
                 "allowed_origins": project.allowed_origins,
                 "feedback_reasons": project.feedback_reasons,
                 "require_signed_feedback": project.require_signed_feedback,
+                # The backend signs feedback tokens with it; only secret keys can read it.
+                "feedback_signing_secret": project.feedback_signing_secret,
             }
         )
 

@@ -1,11 +1,20 @@
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from annotations.errors import Conflict, InvalidInput
-from annotations.keys import PUBLIC_PREFIX, SECRET_PREFIX, key_display, key_generate, key_hash
+from annotations.keys import (
+    PUBLIC_PREFIX,
+    SECRET_PREFIX,
+    key_display,
+    key_generate,
+    key_hash,
+    signing_secret_generate,
+)
 from annotations.models import Membership, Project, ProjectKey
+from annotations.selectors import ALLOWED_ORIGINS_CACHE_KEY
 
 
 @transaction.atomic
@@ -20,7 +29,9 @@ def project_create(
         )
     if Project.objects.filter(slug=slug).exists():
         raise Conflict(f"A project with slug {slug!r} already exists.", fields={"slug": ["taken"]})
-    project = Project.objects.create(slug=slug, name=name or slug)
+    project = Project.objects.create(
+        slug=slug, name=name or slug, feedback_signing_secret=signing_secret_generate()
+    )
     _, secret_key = project_key_create(
         project=project, kind=ProjectKey.Kind.SECRET, name="default", created_by=created_by
     )
@@ -72,3 +83,49 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
         project=project, user=user, defaults={"role": role}
     )
     return membership
+
+
+@transaction.atomic
+def project_signing_secret_rotate(*, project: Project) -> str:
+    """Replace the feedback signing secret; tokens signed with the old one stop working."""
+    project.feedback_signing_secret = signing_secret_generate()
+    project.save(update_fields=["feedback_signing_secret", "updated_at"])
+    return project.feedback_signing_secret
+
+
+@transaction.atomic
+def project_widget_settings_update(
+    *,
+    project: Project,
+    allowed_origins: list[str],
+    feedback_reasons: list[dict],
+    require_signed_feedback: bool,
+) -> Project:
+    """Set where the widget may run, the reasons it offers and whether votes must be signed."""
+    origins = [origin_normalize(origin) for origin in allowed_origins]
+    project.allowed_origins = list(dict.fromkeys(origins))
+    project.feedback_reasons = feedback_reasons
+    project.require_signed_feedback = require_signed_feedback
+    if require_signed_feedback and not project.feedback_signing_secret:
+        project.feedback_signing_secret = signing_secret_generate()
+    project.save()
+    transaction.on_commit(lambda: cache.delete(ALLOWED_ORIGINS_CACHE_KEY))
+    return project
+
+
+def origin_normalize(origin: str) -> str:
+    """`https://Chat.Example.com/` -> `https://chat.example.com`; raises InvalidInput if not an origin."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise InvalidInput(
+            f"{origin!r} is not an origin such as https://chat.example.com",
+            fields={"allowed_origins": [f"not an origin: {origin}"]},
+        )
+    if parts.query or parts.fragment or parts.username:
+        raise InvalidInput(
+            f"{origin!r} is not an origin", fields={"allowed_origins": [f"not an origin: {origin}"]}
+        )
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"

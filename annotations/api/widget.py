@@ -1,0 +1,252 @@
+"""The browser-facing widget endpoints, authenticated by a project's public key.
+
+CORS: a preflight cannot carry the key, so it is answered for any origin that some
+project allows; the real request is then checked against the key's own project,
+and refused (403, no CORS headers) from any other origin. Credentials are never
+allowed. Rate limits apply per public key and per client address.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from annotations.errors import DomainError, Forbidden
+from annotations.keys import PUBLIC_PREFIX, feedback_token_valid
+from annotations.models import Feedback, Project, ProjectKey
+from annotations.payloads import FeedbackIn, WidgetWithdrawIn
+from annotations.selectors import origin_allowed_anywhere, project_key_resolve
+from annotations.services.feedback import feedback_submit, feedback_withdraw
+
+from .serializers import ErrorSerializer, FeedbackOutputSerializer
+from .views import read_payload
+
+DEFAULT_REASONS = [
+    {"slug": "incorrect", "label": {"en": "Incorrect", "ko": "틀린 정보"}},
+    {"slug": "not_helpful", "label": {"en": "Not helpful", "ko": "도움이 안 됨"}},
+    {"slug": "outdated", "label": {"en": "Outdated", "ko": "오래된 정보"}},
+    {"slug": "not_grounded", "label": {"en": "Not in the sources", "ko": "출처에 없는 내용"}},
+    {"slug": "harmful", "label": {"en": "Harmful", "ko": "유해함"}},
+]
+KEY_HEADER = "HTTP_X_PROJECT_KEY"
+
+
+def project_reasons(project: Project) -> list[dict[str, Any]]:
+    return project.feedback_reasons or DEFAULT_REASONS
+
+
+def cors_allow_widget_request(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
+    """django-cors-headers hook: decide whether this widget request gets CORS headers."""
+    if not request.path.startswith("/api/v1/widget/"):
+        return False
+    origin = request.headers.get("Origin", "")
+    raw_key = request.META.get(KEY_HEADER, "")
+    if request.method == "OPTIONS" or not raw_key:
+        return origin_allowed_anywhere(origin)
+    key = _public_key(raw_key)
+    return key is not None and origin in key.project.allowed_origins
+
+
+def _public_key(raw_key: str) -> ProjectKey | None:
+    if not raw_key.startswith(PUBLIC_PREFIX):
+        return None
+    key = project_key_resolve(raw_key=raw_key)
+    return key if key is not None and key.kind == ProjectKey.Kind.PUBLIC else None
+
+
+class PublicKeyAuthentication(BaseAuthentication):
+    """``X-Project-Key: pk_...``; the request may then only send end-user feedback."""
+
+    def authenticate(self, request: HttpRequest) -> tuple[None, ProjectKey] | None:
+        raw_key = request.META.get(KEY_HEADER, "").strip()
+        if not raw_key:
+            return None
+        key = _public_key(raw_key)
+        if key is None:
+            raise AuthenticationFailed("Unknown or revoked public key.")
+        return (None, key)
+
+    def authenticate_header(self, request: HttpRequest) -> str:
+        return 'X-Project-Key realm="widget"'
+
+
+class HasPublicKey(BasePermission):
+    message = "Send the project's public key in the X-Project-Key header."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        key = request.auth
+        return isinstance(key, ProjectKey) and key.kind == ProjectKey.Kind.PUBLIC
+
+
+class PublicKeyRateThrottle(SimpleRateThrottle):
+    scope = "widget_key"
+
+    def get_rate(self) -> str:
+        return settings.WIDGET_RATE_PER_KEY
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        key = request.auth
+        return f"throttle:widget:key:{key.pk}" if isinstance(key, ProjectKey) else None
+
+
+class ClientRateThrottle(SimpleRateThrottle):
+    scope = "widget_client"
+
+    def get_rate(self) -> str:
+        return settings.WIDGET_RATE_PER_CLIENT
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        key = request.auth
+        project = key.project_id if isinstance(key, ProjectKey) else "none"
+        return f"throttle:widget:client:{project}:{self.get_ident(request)}"
+
+
+class WidgetApiView(APIView):
+    authentication_classes = [PublicKeyAuthentication]
+    permission_classes = [HasPublicKey]
+    throttle_classes = [PublicKeyRateThrottle, ClientRateThrottle]
+
+    @property
+    def project(self) -> Project:
+        return self.request.auth.project
+
+    def check_origin(self, request: Request) -> None:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            raise Forbidden("Public keys are for browsers: the request must carry an Origin.")
+        if origin not in self.project.allowed_origins:
+            raise Forbidden(
+                f"The origin {origin} is not allowed for this project.",
+                fields={"origin": ["add it to the project's widget origins"]},
+            )
+
+    def check_token(self, *, token: str | None, conversation: str, message: str, user: str) -> None:
+        if not self.project.require_signed_feedback:
+            return
+        valid = bool(token) and feedback_token_valid(
+            secret=self.project.feedback_signing_secret,
+            token=token,
+            conversation_id=conversation,
+            message_id=message,
+            user=user,
+        )
+        if not valid:
+            raise TokenRejected(
+                "This project requires a valid feedback token for the conversation, "
+                "message and user.",
+                fields={"token": ["missing or invalid"]},
+            )
+
+    def check_body_size(self, request: Request) -> None:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.WIDGET_MAX_BODY_BYTES:
+            raise PayloadTooLarge(
+                f"A widget request body holds at most {settings.WIDGET_MAX_BODY_BYTES} bytes."
+            )
+
+
+class TokenRejected(DomainError):
+    status = 403
+    code = "invalid_token"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+KEY_PARAMETER = OpenApiParameter(
+    "X-Project-Key", str, OpenApiParameter.HEADER, required=True, description="pk_..."
+)
+
+
+class WidgetFeedbackApi(WidgetApiView):
+    @extend_schema(
+        operation_id="widget_feedback_create",
+        summary="An end user's vote, sent by the widget with a public key",
+        parameters=[KEY_PARAMETER],
+        request=FeedbackIn,
+        responses={
+            201: FeedbackOutputSerializer,
+            200: FeedbackOutputSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="Origin or token refused."),
+            404: ErrorSerializer,
+            413: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        self.check_origin(request)
+        self.check_body_size(request)
+        payload = read_payload(request, FeedbackIn)
+        self.check_token(
+            token=payload.token,
+            conversation=payload.conversation,
+            message=payload.message,
+            user=payload.user,
+        )
+        feedback, created = feedback_submit(
+            project=self.project,
+            conversation_id=payload.conversation,
+            message_id=payload.message,
+            end_user=payload.user,
+            rating=payload.rating,
+            reasons=payload.reasons,
+            comment=payload.comment,
+            source=Feedback.Source.WIDGET,
+        )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(FeedbackOutputSerializer(feedback).data, status=code)
+
+    @extend_schema(
+        operation_id="widget_feedback_withdraw",
+        summary="Withdraw an end user's vote",
+        parameters=[KEY_PARAMETER],
+        request=WidgetWithdrawIn,
+        responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer, 429: ErrorSerializer},
+    )
+    def delete(self, request: Request) -> Response:
+        self.check_origin(request)
+        self.check_body_size(request)
+        payload = read_payload(request, WidgetWithdrawIn)
+        self.check_token(
+            token=payload.token,
+            conversation=payload.conversation,
+            message=payload.message,
+            user=payload.user,
+        )
+        feedback_withdraw(
+            project=self.project,
+            conversation_id=payload.conversation,
+            message_id=payload.message,
+            end_user=payload.user,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WidgetConfigApi(WidgetApiView):
+    # Reading the configuration is cheap and public; votes are what the limits protect.
+    throttle_classes = [ClientRateThrottle]
+
+    @extend_schema(
+        operation_id="widget_config",
+        summary="The reasons the widget offers and whether votes must be signed",
+        parameters=[KEY_PARAMETER],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "reasons": project_reasons(self.project),
+                "require_token": self.project.require_signed_feedback,
+            }
+        )

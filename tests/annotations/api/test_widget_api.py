@@ -1,0 +1,325 @@
+import json
+
+import pytest
+from django.test import Client
+
+from annotations.keys import feedback_token
+from annotations.models import Feedback
+from tests.conftest import conversation_payload
+from tests.factories import ProjectFactory, ProjectKeyFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/widget/feedback/"
+ORIGIN = "https://chat.example.com"
+PUBLIC_KEY = "pk_" + "p" * 43
+
+
+@pytest.fixture
+def widget_project(project, api):
+    project.allowed_origins = [ORIGIN]
+    project.feedback_signing_secret = "fs_signing"
+    project.save()
+    ProjectKeyFactory(project=project, kind="public", raw_key=PUBLIC_KEY)
+    assert api.post("/api/v1/conversations/", conversation_payload()).status_code == 201
+    return project
+
+
+def send(
+    method: str = "post",
+    body: dict | None = None,
+    *,
+    origin: str | None = ORIGIN,
+    key: str | None = PUBLIC_KEY,
+    raw: bytes | None = None,
+    path: str = URL,
+):
+    headers = {}
+    if origin is not None:
+        headers["Origin"] = origin
+    if key is not None:
+        headers["X-Project-Key"] = key
+    data = raw if raw is not None else json.dumps(body or {}, ensure_ascii=False).encode()
+    return getattr(Client(), method)(
+        path, data=data, content_type="application/json", headers=headers
+    )
+
+
+def vote(**overrides: object) -> dict:
+    body = {"conversation": "conv-123", "message": "m2", "user": "u-42", "rating": "up"}
+    body.update(overrides)
+    return body
+
+
+def test_vote_from_allowed_origin_is_recorded_with_cors_headers(widget_project):
+    response = send(body=vote(rating="down", reasons=["incorrect"], comment="틀렸어요"))
+
+    assert response.status_code == 201
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    feedback = Feedback.objects.get()
+    assert (feedback.rating, feedback.reasons, feedback.comment, feedback.source) == (
+        "down",
+        ["incorrect"],
+        "틀렸어요",
+        "widget",
+    )
+
+
+def test_changed_vote_replaces_the_first(widget_project):
+    send(body=vote())
+    response = send(body=vote(rating="down", reasons=["outdated"]))
+
+    assert response.status_code == 200
+    assert list(Feedback.objects.values_list("rating", "reasons")) == [("down", ["outdated"])]
+
+
+def test_withdraw_removes_the_vote_and_is_idempotent(widget_project):
+    send(body=vote())
+    body = {"conversation": "conv-123", "message": "m2", "user": "u-42"}
+
+    first = send("delete", body)
+    second = send("delete", body)
+
+    assert (first.status_code, second.status_code) == (204, 204)
+    assert Feedback.objects.count() == 0
+
+
+def test_unlisted_origin_is_refused_without_cors_headers(widget_project):
+    response = send(body=vote(), origin="https://evil.example")
+
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert response.json()["error"]["fields"] == {
+        "origin": ["add it to the project's widget origins"]
+    }
+    assert Feedback.objects.count() == 0
+
+
+def test_missing_origin_is_refused(widget_project):
+    response = send(body=vote(), origin=None)
+
+    assert response.status_code == 403
+    assert Feedback.objects.count() == 0
+
+
+def test_preflight_from_allowed_origin_allows_the_key_header(widget_project):
+    response = Client().options(
+        URL,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-project-key",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "x-project-key" in response.headers["Access-Control-Allow-Headers"]
+    assert "DELETE" in response.headers["Access-Control-Allow-Methods"]
+    assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_preflight_from_unlisted_origin_gets_no_cors_headers(widget_project):
+    response = Client().options(
+        URL,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_origin_allowed_for_another_project_is_refused_for_this_key(widget_project):
+    other = ProjectFactory(slug="other", allowed_origins=["https://other.example"])
+    assert other.pk
+
+    response = send(body=vote(), origin="https://other.example")
+
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("key", "status"),
+    [(None, 401), ("pk_unknown", 401), ("sk_" + "a" * 43, 401)],
+    ids=["missing", "unknown", "secret-key"],
+)
+def test_widget_needs_a_public_key(widget_project, key, status):
+    response = send(body=vote(), key=key)
+
+    assert response.status_code == status
+    assert Feedback.objects.count() == 0
+
+
+def test_revoked_public_key_is_refused(widget_project):
+    from annotations.models import ProjectKey
+    from annotations.services.projects import project_key_revoke
+
+    project_key_revoke(key=ProjectKey.objects.get(kind="public"))
+
+    assert send(body=vote()).status_code == 401
+
+
+def test_public_key_can_do_nothing_else(widget_project):
+    bearer = {"Authorization": f"Bearer {PUBLIC_KEY}", "Origin": ORIGIN}
+    client = Client()
+    payload = json.dumps(conversation_payload("x"))
+
+    assert (
+        client.post(
+            "/api/v1/conversations/", payload, content_type="application/json", headers=bearer
+        ).status_code
+        == 403
+    )
+    assert client.get("/api/v1/conversations/conv-123/", headers=bearer).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/feedback/", json.dumps(vote()), content_type="application/json", headers=bearer
+        ).status_code
+        == 403
+    )
+    assert client.get("/api/v1/project/", headers=bearer).status_code == 403
+    header_key = {"X-Project-Key": PUBLIC_KEY, "Origin": ORIGIN}
+    assert client.get("/api/v1/conversations/conv-123/", headers=header_key).status_code == 401
+
+
+def test_unknown_message_is_404(widget_project):
+    response = send(body=vote(message="nope"))
+
+    assert response.status_code == 404
+    assert Feedback.objects.count() == 0
+
+
+def test_other_projects_message_is_404(widget_project):
+    stranger = ProjectFactory(slug="stranger", allowed_origins=[ORIGIN])
+    ProjectKeyFactory(project=stranger, kind="public", raw_key="pk_stranger")
+
+    response = send(body=vote(), key="pk_stranger")
+
+    assert response.status_code == 404
+
+
+class TestSignedTokens:
+    @pytest.fixture(autouse=True)
+    def require_tokens(self, widget_project):
+        widget_project.require_signed_feedback = True
+        widget_project.save()
+
+    def token(self, message: str = "m2", user: str = "u-42") -> str:
+        return feedback_token(
+            secret="fs_signing", conversation_id="conv-123", message_id=message, user=user
+        )
+
+    def test_valid_token_is_accepted(self):
+        assert send(body=vote(token=self.token())).status_code == 201
+
+    @pytest.mark.parametrize("token", [None, "", "deadbeef"], ids=["missing", "empty", "wrong"])
+    def test_missing_or_wrong_token_is_403(self, token):
+        body = vote() if token is None else vote(token=token)
+
+        response = send(body=body)
+
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "invalid_token"
+        assert Feedback.objects.count() == 0
+
+    def test_token_for_another_user_or_message_is_403(self):
+        assert send(body=vote(token=self.token(user="u-1"))).status_code == 403
+        assert send(body=vote(token=self.token(message="m1"))).status_code == 403
+
+    def test_withdraw_needs_the_token_too(self):
+        send(body=vote(token=self.token()))
+        body = {"conversation": "conv-123", "message": "m2", "user": "u-42"}
+
+        assert send("delete", body).status_code == 403
+        assert send("delete", {**body, "token": self.token()}).status_code == 204
+
+
+def test_client_rate_limit_answers_429_with_retry_after(widget_project, settings):
+    settings.WIDGET_RATE_PER_CLIENT = "3/min"
+
+    statuses = [send(body=vote(user=f"u-{i}")).status_code for i in range(4)]
+
+    assert statuses[:3] == [201, 201, 201]
+    assert statuses[3] == 429
+    response = send(body=vote(user="u-9"))
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(response.headers["Retry-After"]) <= 61
+    assert Feedback.objects.count() == 3
+
+
+def test_key_rate_limit_applies_across_clients(widget_project, settings):
+    settings.WIDGET_RATE_PER_KEY = "2/min"
+    client = Client()
+    headers = {"Origin": ORIGIN, "X-Project-Key": PUBLIC_KEY}
+    statuses = [
+        client.post(
+            URL,
+            json.dumps(vote(user=f"u-{i}")),
+            content_type="application/json",
+            headers=headers,
+            REMOTE_ADDR=f"10.0.0.{i}",
+        ).status_code
+        for i in range(3)
+    ]
+
+    assert statuses == [201, 201, 429]
+
+
+def test_body_over_widget_limit_is_413(widget_project, settings):
+    settings.WIDGET_MAX_BODY_BYTES = 500
+
+    response = send(body=vote(comment="가" * 400))
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"comment": "x" * 10_001}, "comment"),
+        ({"rating": "sideways"}, "rating"),
+        ({"user": ""}, "user"),
+    ],
+)
+def test_invalid_vote_is_400(widget_project, overrides, field):
+    response = send(body=vote(**overrides))
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+
+
+def test_html_comment_is_stored_as_plain_text(widget_project):
+    comment = "<img src=x onerror=alert(1)>"
+
+    send(body=vote(rating="down", comment=comment))
+
+    assert Feedback.objects.get().comment == comment
+
+
+def test_config_lists_default_reasons_in_both_languages(widget_project):
+    response = send("get", path="/api/v1/widget/config/", raw=b"")
+
+    body = response.json()
+    assert response.status_code == 200
+    assert [r["slug"] for r in body["reasons"]] == [
+        "incorrect",
+        "not_helpful",
+        "outdated",
+        "not_grounded",
+        "harmful",
+    ]
+    assert body["reasons"][0]["label"] == {"en": "Incorrect", "ko": "틀린 정보"}
+    assert body["require_token"] is False
+
+
+def test_config_lists_project_reasons(widget_project):
+    widget_project.feedback_reasons = [
+        {"slug": "slow", "label": {"en": "Too slow", "ko": "느려요"}}
+    ]
+    widget_project.save()
+
+    body = send("get", path="/api/v1/widget/config/", raw=b"").json()
+
+    assert body["reasons"] == [{"slug": "slow", "label": {"en": "Too slow", "ko": "느려요"}}]
