@@ -170,8 +170,13 @@ class Feedback(models.Model):
         API = "api", "API"
         WIDGET = "widget", "Widget"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="feedback")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    # Both covered by the indexes in Meta that start with them.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="feedback", db_index=False
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="feedback", db_index=False
+    )
     end_user = models.CharField(max_length=255)
     rating = models.CharField(max_length=8, choices=Rating.choices)
     reasons = models.JSONField(default=list, blank=True)

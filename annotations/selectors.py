@@ -51,8 +51,10 @@ def conversation_get(*, project: Project, external_id: str) -> Conversation:
 def message_get(*, project: Project, conversation_id: str, message_id: str) -> Message:
     """A message by the caller's ids, scoped to the project; NotFound names what is missing."""
     message = (
+        # Scoped through the conversation, so both lookups use the unique indexes
+        # (project, external_id) and (conversation, external_id).
         Message.objects.filter(
-            project=project,
+            conversation__project=project,
             conversation__external_id=conversation_id,
             external_id=message_id,
         )

@@ -6,9 +6,11 @@ and refused (403, no CORS headers) from any other origin. Credentials are never
 allowed. Rate limits apply per public key and per client address.
 """
 
+import time
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -17,7 +19,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from annotations.errors import DomainError, Forbidden
@@ -49,28 +51,30 @@ def cors_allow_widget_request(sender: Any, request: HttpRequest, **kwargs: Any) 
     if not request.path.startswith("/api/v1/widget/"):
         return False
     origin = request.headers.get("Origin", "")
-    raw_key = request.META.get(KEY_HEADER, "")
-    if request.method == "OPTIONS" or not raw_key:
+    if request.method == "OPTIONS" or not request.META.get(KEY_HEADER):
         return origin_allowed_anywhere(origin)
-    key = _public_key(raw_key)
+    key = request_public_key(request)
     return key is not None and origin in key.project.allowed_origins
 
 
-def _public_key(raw_key: str) -> ProjectKey | None:
-    if not raw_key.startswith(PUBLIC_PREFIX):
-        return None
-    key = project_key_resolve(raw_key=raw_key)
-    return key if key is not None and key.kind == ProjectKey.Kind.PUBLIC else None
+def request_public_key(request: HttpRequest) -> ProjectKey | None:
+    """The active public key the request carries, looked up once per request."""
+    if not hasattr(request, "_widget_public_key"):
+        raw_key = request.META.get(KEY_HEADER, "").strip()
+        key = project_key_resolve(raw_key=raw_key) if raw_key.startswith(PUBLIC_PREFIX) else None
+        if key is not None and key.kind != ProjectKey.Kind.PUBLIC:
+            key = None
+        request._widget_public_key = key
+    return request._widget_public_key
 
 
 class PublicKeyAuthentication(BaseAuthentication):
     """``X-Project-Key: pk_...``; the request may then only send end-user feedback."""
 
     def authenticate(self, request: HttpRequest) -> tuple[None, ProjectKey] | None:
-        raw_key = request.META.get(KEY_HEADER, "").strip()
-        if not raw_key:
+        if not request.META.get(KEY_HEADER, "").strip():
             return None
-        key = _public_key(raw_key)
+        key = request_public_key(request._request)
         if key is None:
             raise AuthenticationFailed("Unknown or revoked public key.")
         return (None, key)
@@ -87,27 +91,54 @@ class HasPublicKey(BasePermission):
         return isinstance(key, ProjectKey) and key.kind == ProjectKey.Kind.PUBLIC
 
 
-class PublicKeyRateThrottle(SimpleRateThrottle):
-    scope = "widget_key"
+class FixedWindowThrottle(BaseThrottle):
+    """N requests per window, counted atomically in the cache (Redis INCR in production).
 
-    def get_rate(self) -> str:
-        return settings.WIDGET_RATE_PER_KEY
+    DRF's SimpleRateThrottle keeps a list of timestamps and writes it back on every
+    request, which loses counts between concurrent workers and grows with the rate.
+    """
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    rate_setting = ""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        bucket = self.bucket(request)
+        if bucket is None:
+            return True
+        limit, window = SimpleRateThrottle.parse_rate(None, getattr(settings, self.rate_setting))
+        now = time.time()
+        window_start = int(now // window * window)
+        self.retry_after = window_start + window - now
+        key = f"throttle:{bucket}:{window_start}"
+        cache.add(key, 0, timeout=window + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=window + 1)
+            count = 1
+        return count <= limit
+
+    def wait(self) -> float:
+        return self.retry_after
+
+    def bucket(self, request: Request) -> str | None:
+        raise NotImplementedError
+
+
+class PublicKeyRateThrottle(FixedWindowThrottle):
+    rate_setting = "WIDGET_RATE_PER_KEY"
+
+    def bucket(self, request: Request) -> str | None:
         key = request.auth
-        return f"throttle:widget:key:{key.pk}" if isinstance(key, ProjectKey) else None
+        return f"widget:key:{key.pk}" if isinstance(key, ProjectKey) else None
 
 
-class ClientRateThrottle(SimpleRateThrottle):
-    scope = "widget_client"
+class ClientRateThrottle(FixedWindowThrottle):
+    rate_setting = "WIDGET_RATE_PER_CLIENT"
 
-    def get_rate(self) -> str:
-        return settings.WIDGET_RATE_PER_CLIENT
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    def bucket(self, request: Request) -> str | None:
         key = request.auth
         project = key.project_id if isinstance(key, ProjectKey) else "none"
-        return f"throttle:widget:client:{project}:{self.get_ident(request)}"
+        return f"widget:client:{project}:{self.get_ident(request)}"
 
 
 class WidgetApiView(APIView):

@@ -1,4 +1,4 @@
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from annotations.errors import InvalidInput
@@ -30,30 +30,35 @@ def feedback_submit(
             fields={"message": [f"message {message_id!r} is a {message.role} message"]},
         )
     now = timezone.now()
-    values = {
-        "rating": rating,
-        "reasons": reasons,
-        "comment": comment,
-        "source": source,
-        "updated_at": now,
-    }
-    feedback = (
-        Feedback.objects.select_for_update().filter(message=message, end_user=end_user).first()
+    first_voted_at = (
+        Feedback.objects.filter(message=message, end_user=end_user)
+        .values_list("created_at", flat=True)
+        .first()
     )
-    if feedback is None:
-        try:
-            with transaction.atomic():
-                feedback = Feedback.objects.create(
-                    project=project, message=message, end_user=end_user, created_at=now, **values
-                )
-            return feedback, True
-        except IntegrityError:
-            # Another request created this vote between the read and the insert.
-            feedback = Feedback.objects.select_for_update().get(message=message, end_user=end_user)
-    for name, value in values.items():
-        setattr(feedback, name, value)
-    feedback.save(update_fields=list(values))
-    return feedback, False
+    # One statement that inserts or replaces, so concurrent votes by one user never
+    # collide: INSERT ... ON CONFLICT (message, end_user) DO UPDATE.
+    [feedback] = Feedback.objects.bulk_create(
+        [
+            Feedback(
+                project=project,
+                message=message,
+                end_user=end_user,
+                rating=rating,
+                reasons=reasons,
+                comment=comment,
+                source=source,
+                created_at=now,
+                updated_at=now,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["message", "end_user"],
+        update_fields=["rating", "reasons", "comment", "source", "updated_at"],
+    )
+    if first_voted_at is not None:
+        # The replaced row keeps the time of the first vote.
+        feedback.created_at = first_voted_at
+    return feedback, first_voted_at is None
 
 
 @transaction.atomic

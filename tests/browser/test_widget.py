@@ -1,0 +1,183 @@
+"""The embeddable widget in a real Chromium, against the live app and its database."""
+
+import json
+import time
+
+import pytest
+
+from annotations.models import Feedback, Message
+from annotations.payloads import ConversationIn
+from annotations.services.ingest import conversation_ingest
+from tests.conftest import conversation_payload
+from tests.factories import ProjectFactory, ProjectKeyFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PUBLIC_KEY = "pk_" + "w" * 43
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def host_page(live_server_url: str, body: str, lang: str = "en") -> str:
+    return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<style>button {{ all: unset; display: none !important; }}</style></head><body>
+{body}
+<script src="{live_server_url}/static/annotations/feedback-widget.js"
+        data-project-key="{PUBLIC_KEY}" data-api-origin="{live_server_url}"></script>
+</body></html>"""
+
+
+ANSWER = (
+    '<div class="answer" data-feedback-conversation="conv-123" '
+    'data-feedback-message="m2" data-feedback-user="u-42">브로커 URL을 확인하세요.</div>'
+)
+
+
+@pytest.fixture
+def site(live_server, host_pages):
+    """A project whose widget may run on one host origin, and a second, unlisted origin."""
+    allowed = host_pages()
+    unlisted = host_pages()
+    project = ProjectFactory(slug="widget-demo", allowed_origins=[allowed.origin])
+    ProjectKeyFactory(project=project, kind="public", raw_key=PUBLIC_KEY)
+    conversation_ingest(
+        project=project, conversation=ConversationIn.model_validate(conversation_payload())
+    )
+    return {"project": project, "allowed": allowed, "unlisted": unlisted, "url": live_server.url}
+
+
+def widget_button(page, name: str):
+    return page.get_by_role("button", name=name)
+
+
+def test_vote_up_then_down_with_reason_and_comment_leaves_one_row(page, site):
+    url = site["allowed"].add("/chat", host_page(site["url"], ANSWER))
+    page.goto(url)
+
+    widget_button(page, "Good answer").click()
+    wait_for(lambda: Feedback.objects.filter(rating="up").exists())
+    widget_button(page, "Bad answer").click()
+    page.get_by_role("button", name="Incorrect").click()
+    page.get_by_role("textbox").fill("Celery 5에서는 이 옵션이 없어졌어요")
+    page.get_by_role("button", name="Send").click()
+
+    wait_for(lambda: Feedback.objects.filter(comment__startswith="Celery 5").exists())
+    feedback = Feedback.objects.get()
+    assert (feedback.rating, feedback.reasons, feedback.source) == ("down", ["incorrect"], "widget")
+    assert feedback.comment == "Celery 5에서는 이 옵션이 없어졌어요"
+    assert widget_button(page, "Bad answer").get_attribute("aria-pressed") == "true"
+    assert widget_button(page, "Good answer").get_attribute("aria-pressed") == "false"
+
+
+def test_clicking_the_pressed_thumb_withdraws_the_vote(page, site):
+    page.goto(site["allowed"].add("/chat", host_page(site["url"], ANSWER)))
+
+    widget_button(page, "Good answer").click()
+    wait_for(lambda: Feedback.objects.exists())
+    widget_button(page, "Good answer").click()
+
+    wait_for(lambda: not Feedback.objects.exists())
+    assert widget_button(page, "Good answer").get_attribute("aria-pressed") == "false"
+
+
+def test_answers_inserted_after_load_get_a_widget(page, site):
+    page.goto(site["allowed"].add("/chat", host_page(site["url"], "<main id='chat'></main>")))
+
+    page.evaluate(
+        """() => {
+        const answer = document.createElement('div');
+        answer.dataset.feedbackConversation = 'conv-123';
+        answer.dataset.feedbackMessage = 'm2';
+        answer.dataset.feedbackUser = 'late-user';
+        answer.textContent = 'streamed answer';
+        document.getElementById('chat').appendChild(answer);
+    }"""
+    )
+    widget_button(page, "Good answer").click()
+
+    wait_for(lambda: Feedback.objects.filter(end_user="late-user", rating="up").exists())
+
+
+def test_unlisted_origin_is_refused(page, site):
+    page.goto(site["unlisted"].add("/chat", host_page(site["url"], ANSWER)))
+    page.evaluate(
+        "() => { window.errors = []; document.addEventListener('feedback:error', e => window.errors.push(e.detail)); }"
+    )
+
+    widget_button(page, "Good answer").click()
+
+    page.wait_for_function("() => window.errors.length > 0")
+    assert Feedback.objects.count() == 0
+
+
+def test_offline_vote_arrives_once_when_back_online(page, site):
+    page.goto(site["allowed"].add("/chat", host_page(site["url"], ANSWER)))
+    page.context.set_offline(True)
+
+    widget_button(page, "Bad answer").click()
+    page.wait_for_timeout(500)
+    assert Feedback.objects.count() == 0
+    page.context.set_offline(False)
+
+    wait_for(lambda: Feedback.objects.filter(rating="down").exists())
+    page.wait_for_timeout(3000)
+    assert Feedback.objects.count() == 1
+    queue = page.evaluate(f"() => localStorage.getItem('feedback-widget:queue:{PUBLIC_KEY}')")
+    assert json.loads(queue or "[]") == []
+
+
+def test_vote_queued_before_a_reload_is_sent_after_it(page, site):
+    url = site["allowed"].add("/chat", host_page(site["url"], ANSWER))
+    page.goto(url)
+    page.route("**/api/v1/widget/feedback/", lambda route: route.fulfill(status=503, body="{}"))
+
+    widget_button(page, "Good answer").click()
+    page.wait_for_function(
+        f"() => (JSON.parse(localStorage.getItem('feedback-widget:queue:{PUBLIC_KEY}') || '[]')).length === 1"
+    )
+    assert Feedback.objects.count() == 0
+    page.unroute("**/api/v1/widget/feedback/")
+    page.reload()
+
+    wait_for(lambda: Feedback.objects.filter(rating="up").exists())
+    assert Feedback.objects.count() == 1
+
+
+def test_html_in_a_comment_is_stored_as_text_and_never_runs(page, site):
+    hostile = "<img src=x onerror=alert(1)>"
+    page.goto(site["allowed"].add("/chat", host_page(site["url"], ANSWER)))
+
+    widget_button(page, "Bad answer").click()
+    page.get_by_role("textbox").fill(hostile)
+    page.get_by_role("button", name="Send").click()
+    wait_for(lambda: Feedback.objects.filter(comment=hostile).exists())
+
+    # The conversation as the API returns it and the admin page both show it as text.
+    message = Message.objects.get(external_id="m2")
+    assert message.feedback.get().comment == hostile
+    assert page.dialogs == []
+
+
+def test_korean_page_gets_korean_labels(page, site):
+    page.goto(site["allowed"].add("/chat-ko", host_page(site["url"], ANSWER, lang="ko")))
+
+    widget_button(page, "아쉬운 답변").click()
+
+    page.get_by_role("button", name="틀린 정보").click()
+    wait_for(lambda: Feedback.objects.filter(rating="down").exists())
+
+
+def test_keyboard_alone_can_vote(page, site):
+    page.goto(site["allowed"].add("/chat", host_page(site["url"], ANSWER)))
+
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+
+    wait_for(lambda: Feedback.objects.filter(rating="up").exists())
