@@ -228,3 +228,196 @@ class DailyStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id} {self.day} {self.model} {self.prompt_name}@{self.prompt_version}"
+
+
+class Rubric(models.Model):
+    """One version of a project's rubric; editing creates a new version, old ones stay."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rubrics")
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, default="Answer quality")
+    # [{"key", "type", "label": {"en", "ko"}, "help": {"en", "ko"}, "required",
+    #   "options": [{"value", "label": {...}}], "scale": {"min", "max", "labels": {...}}}]
+    questions = models.JSONField(default=list)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="rubric_unique_version"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(is_active=True), name="rubric_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug} rubric v{self.version}"
+
+
+class Queue(models.Model):
+    class Order(models.TextChoices):
+        DOWN_FIRST = "down_first", "Thumbs-down first, then oldest"
+        OLDEST = "oldest", "Oldest first"
+        NEWEST = "newest", "Newest first"
+        RANDOM = "random", "Random"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queues")
+    name = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True)
+    # Message filter, see annotations.selectors.message_filter for the keys.
+    filters = models.JSONField(default=dict, blank=True)
+    order = models.CharField(max_length=16, choices=Order.choices, default=Order.DOWN_FIRST)
+    annotations_per_item = models.PositiveSmallIntegerField(default=1)
+    lease_minutes = models.PositiveSmallIntegerField(default=30)
+    reviewers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="queues")
+    is_archived = models.BooleanField(default=False)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(annotations_per_item__gte=1, annotations_per_item__lte=10),
+                name="queue_annotations_per_item_1_10",
+            ),
+            models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="queue_lease_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QueueItem(models.Model):
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="items")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="queue_items")
+    # Lower comes first; computed from the queue's order when the item is added.
+    sort_key = models.BigIntegerField(default=0)
+    annotation_count = models.PositiveSmallIntegerField(default=0)
+    is_done = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["queue", "sort_key", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "message"], name="queueitem_unique_message"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["queue", "sort_key", "id"],
+                condition=Q(is_done=False),
+                name="queueitem_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id}:{self.message_id}"
+
+
+class Claim(models.Model):
+    """A reviewer's lease on one slot of a queue item; expired leases free the slot."""
+
+    item = models.ForeignKey(QueueItem, on_delete=models.CASCADE, related_name="claims")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["expires_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "reviewer"], name="claim_one_per_reviewer"),
+        ]
+        indexes = [models.Index(fields=["reviewer", "expires_at"], name="claim_reviewer_time")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} holds {self.item_id} until {self.expires_at}"
+
+
+class Skip(models.Model):
+    """A reviewer passed on an item; it is not offered to them again."""
+
+    item = models.ForeignKey(QueueItem, on_delete=models.CASCADE, related_name="skips")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "reviewer"], name="skip_one_per_reviewer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} skipped {self.item_id}"
+
+
+class Annotation(models.Model):
+    class Source(models.TextChoices):
+        HUMAN = "human", "Human"
+        MODEL = "model", "Model"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="annotations")
+    rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="annotations",
+    )
+    # "user:<id>" for reviewers, "<source>:<name>" for imported labels; one per message.
+    annotator_key = models.CharField(max_length=255)
+    annotator_name = models.CharField(max_length=255)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.HUMAN)
+    queue_item = models.ForeignKey(
+        QueueItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    answers = models.JSONField(default=dict)
+    corrected_answer = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "annotator_key"], name="annotation_one_per_annotator"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=["human", "model"]), name="annotation_source_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "created_at"], name="annotation_project_time")]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_name} on {self.message_id}"
+
+
+class AnnotationRevision(models.Model):
+    """Who changed an annotation, when, and what it held before and after."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    editor_name = models.CharField(max_length=255)
+    before = models.JSONField()
+    after = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["annotation", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.editor_name} edited {self.annotation_id} at {self.created_at}"

@@ -1,10 +1,29 @@
+import datetime
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Mod
+from django.utils import timezone
 
 from annotations.errors import NotFound
 from annotations.keys import key_hash
-from annotations.models import Conversation, DailyStats, Feedback, Message, Project, ProjectKey
+from annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    Claim,
+    Conversation,
+    DailyStats,
+    Feedback,
+    Membership,
+    Message,
+    Project,
+    ProjectKey,
+    Queue,
+    QueueItem,
+    Rubric,
+)
 
 ALLOWED_ORIGINS_CACHE_KEY = "widget:allowed-origins"
 
@@ -112,3 +131,131 @@ def conversation_list_recent(*, project: Project, limit: int) -> list[Conversati
             :limit
         ]
     )
+
+
+def rubric_active(*, project_id: int) -> Rubric | None:
+    return Rubric.objects.filter(project_id=project_id, is_active=True).first()
+
+
+def message_filter(*, project: Project, filters: dict[str, Any]) -> QuerySet[Message]:
+    """Assistant answers of a project matching a clean filter (see annotations.filters)."""
+    messages = Message.objects.filter(project=project, role=Message.Role.ASSISTANT)
+    rating = filters.get("rating")
+    if rating == "down":
+        messages = messages.filter(
+            Exists(Feedback.objects.filter(message=OuterRef("pk"), rating="down"))
+        )
+    elif rating == "up":
+        messages = messages.filter(
+            Exists(Feedback.objects.filter(message=OuterRef("pk"), rating="up"))
+        ).exclude(Exists(Feedback.objects.filter(message=OuterRef("pk"), rating="down")))
+    elif rating == "none":
+        messages = messages.exclude(Exists(Feedback.objects.filter(message=OuterRef("pk"))))
+    if filters.get("reasons"):
+        # JSON text match works on PostgreSQL and SQLite alike.
+        reason_match = Q()
+        for reason in filters["reasons"]:
+            reason_match |= Q(reasons__icontains=f'"{reason}"')
+        messages = messages.filter(
+            Exists(Feedback.objects.filter(reason_match, message=OuterRef("pk")))
+        )
+    tz = timezone.get_current_timezone()
+    if filters.get("since"):
+        since = datetime.date.fromisoformat(filters["since"])
+        messages = messages.filter(
+            created_at__gte=datetime.datetime.combine(since, datetime.time.min, tzinfo=tz)
+        )
+    if filters.get("until"):
+        until = datetime.date.fromisoformat(filters["until"]) + datetime.timedelta(days=1)
+        messages = messages.filter(
+            created_at__lt=datetime.datetime.combine(until, datetime.time.min, tzinfo=tz)
+        )
+    for key in ("model", "prompt_name", "prompt_version"):
+        if filters.get(key):
+            messages = messages.filter(**{key: filters[key]})
+    if filters.get("tags"):
+        tag_match = Q()
+        for tag in filters["tags"]:
+            tag_match |= Q(conversation__tags__icontains=f'"{tag}"')
+        messages = messages.filter(tag_match)
+    if filters.get("labeled") == "yes":
+        messages = messages.filter(Exists(Annotation.objects.filter(message=OuterRef("pk"))))
+    elif filters.get("labeled") == "no":
+        messages = messages.exclude(Exists(Annotation.objects.filter(message=OuterRef("pk"))))
+    if filters.get("search"):
+        messages = messages.filter(content__icontains=filters["search"])
+    if filters.get("sample_percent"):
+        # A stable sample: the same answers stay in it as the filter is re-run.
+        messages = messages.annotate(sample_bucket=Mod(F("id") * 7919, 100)).filter(
+            sample_bucket__lt=filters["sample_percent"]
+        )
+    return messages
+
+
+def queue_list_with_progress(*, project: Project) -> list[Queue]:
+    """The project's queues with item counts, done counts and annotations given."""
+    return list(
+        Queue.objects.filter(project=project, is_archived=False)
+        .annotate(
+            item_count=Count("items"),
+            done_count=Count("items", filter=Q(items__is_done=True)),
+            annotation_total=Sum("items__annotation_count"),
+        )
+        .order_by("-created_at")
+    )
+
+
+def queue_reviewer_progress(*, queue: Queue) -> list[dict[str, Any]]:
+    """Annotations per reviewer in a queue, most active first."""
+    return list(
+        Annotation.objects.filter(queue_item__queue=queue)
+        .values("annotator_name")
+        .annotate(count=Count("id"), last=Max("updated_at"))
+        .order_by("-count", "annotator_name")
+    )
+
+
+def queue_item_for_labeling(*, item_id: int, queue: Queue) -> QueueItem:
+    item = (
+        QueueItem.objects.select_related("message__conversation", "queue")
+        .filter(pk=item_id, queue=queue)
+        .first()
+    )
+    if item is None:
+        raise NotFound("No such item in this queue.")
+    return item
+
+
+def conversation_history(*, message: Message) -> list[Message]:
+    """The messages of the conversation up to and including this one."""
+    return list(
+        Message.objects.filter(
+            conversation_id=message.conversation_id, position__lte=message.position
+        ).order_by("position")
+    )
+
+
+def annotations_for_conversation(*, conversation: Conversation) -> list[Annotation]:
+    return list(
+        Annotation.objects.filter(message__conversation=conversation)
+        .select_related("rubric", "annotator")
+        .prefetch_related(
+            Prefetch("revisions", queryset=AnnotationRevision.objects.order_by("created_at"))
+        )
+        .order_by("message__position", "created_at")
+    )
+
+
+def membership_role(*, user: AbstractBaseUser, project: Project) -> str | None:
+    """The user's role in the project ("admin" for superusers), None for outsiders."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Membership.Role.ADMIN
+    return (
+        Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
+    )
+
+
+def claim_of(*, item: QueueItem, user: AbstractBaseUser) -> Claim | None:
+    return Claim.objects.filter(item=item, reviewer=user).first()

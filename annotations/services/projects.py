@@ -15,6 +15,7 @@ from annotations.keys import (
 )
 from annotations.models import Membership, Project, ProjectKey
 from annotations.selectors import ALLOWED_ORIGINS_CACHE_KEY
+from annotations.services.rubrics import rubric_create_default
 
 
 @transaction.atomic
@@ -40,6 +41,7 @@ def project_create(
     )
     if created_by is not None:
         Membership.objects.create(project=project, user=created_by, role=Membership.Role.ADMIN)
+    rubric_create_default(project=project, created_by=created_by)
     return project, secret_key, public_key
 
 

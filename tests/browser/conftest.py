@@ -103,3 +103,12 @@ def host_pages() -> Iterator[Callable[[], HostPages]]:
     yield make
     for server in servers:
         server.close()
+
+
+@pytest.fixture(autouse=True)
+def plain_static_names(settings: Any) -> None:
+    """The live test server serves static files from the app folders by their plain names."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -1,0 +1,272 @@
+"""Annotation queues: building them from a message filter, and handing out work safely.
+
+Claiming: a reviewer gets the first open item (by the queue's order) that they have
+neither labeled nor skipped and that has a free slot, where slots are the annotations
+wanted minus those given minus unexpired leases held by others. The item row is
+locked (FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent reviewers pass each other
+instead of waiting) and the free slot is counted again under the lock before the
+lease is written, so no item is ever leased or annotated beyond what was asked.
+SQLite takes the database write lock for the whole transaction, which gives the same
+guarantee, one reviewer at a time.
+"""
+
+import datetime
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotations.errors import Conflict, InvalidInput, NotFound
+from annotations.filters import queue_filters_clean
+from annotations.models import (
+    Annotation,
+    Claim,
+    Feedback,
+    Membership,
+    Project,
+    Queue,
+    QueueItem,
+    Skip,
+)
+from annotations.selectors import message_filter
+
+REFRESH_CHUNK = 5000
+CLAIM_ATTEMPTS = 20
+
+
+def annotator_key_for(user: AbstractBaseUser) -> str:
+    return f"user:{user.pk}"
+
+
+@transaction.atomic
+def queue_create(
+    *,
+    project: Project,
+    name: str,
+    filters: dict[str, Any],
+    order: str = Queue.Order.DOWN_FIRST,
+    annotations_per_item: int = 1,
+    lease_minutes: int = 30,
+    instructions: str = "",
+    reviewers: Iterable[AbstractBaseUser] = (),
+    created_by: AbstractBaseUser | None = None,
+) -> Queue:
+    """Create a queue from a message filter and fill it with the matching answers."""
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["give the queue a name"]
+    if order not in Queue.Order.values:
+        errors["order"] = [f"one of {', '.join(Queue.Order.values)}"]
+    if not 1 <= annotations_per_item <= 10:
+        errors["annotations_per_item"] = ["from 1 to 10"]
+    if not 1 <= lease_minutes <= 24 * 60:
+        errors["lease_minutes"] = ["from 1 minute to 24 hours"]
+    clean_filters, filter_errors = queue_filters_clean(filters)
+    errors.update(filter_errors)
+    reviewers = list(reviewers)
+    members = set(
+        Membership.objects.filter(project=project, user__in=reviewers).values_list(
+            "user_id", flat=True
+        )
+    )
+    if any(reviewer.pk not in members for reviewer in reviewers):
+        errors["reviewers"] = ["reviewers must be members of the project"]
+    if errors:
+        raise InvalidInput("The queue is not valid.", fields=errors)
+    queue = Queue.objects.create(
+        project=project,
+        name=name.strip(),
+        filters=clean_filters,
+        order=order,
+        annotations_per_item=annotations_per_item,
+        lease_minutes=lease_minutes,
+        instructions=instructions,
+        created_by=created_by,
+    )
+    queue.reviewers.set(reviewers)
+    queue_refresh(queue=queue)
+    return queue
+
+
+def _sort_key(order: str, created_at: datetime.datetime, has_down: bool, has_up: bool) -> int:
+    seconds = int(created_at.timestamp())
+    if order == Queue.Order.DOWN_FIRST:
+        rank = 0 if has_down else (2 if has_up else 1)
+        return rank * 10**11 + seconds
+    if order == Queue.Order.NEWEST:
+        return -seconds
+    if order == Queue.Order.RANDOM:
+        return random.randrange(10**12)
+    return seconds
+
+
+@transaction.atomic
+def queue_refresh(*, queue: Queue) -> int:
+    """Add the answers that match the queue's filter and are not in it yet; returns the count.
+
+    Safe to run again at any time (by hand or on a schedule): items are never duplicated.
+    """
+    Queue.objects.select_for_update().filter(pk=queue.pk).first()
+    messages = (
+        message_filter(project=queue.project, filters=queue.filters)
+        .exclude(Exists(QueueItem.objects.filter(queue=queue, message=OuterRef("pk"))))
+        .annotate(
+            has_down=Exists(Feedback.objects.filter(message=OuterRef("pk"), rating="down")),
+            has_up=Exists(Feedback.objects.filter(message=OuterRef("pk"), rating="up")),
+        )
+        .values_list("pk", "created_at", "has_down", "has_up")
+        .order_by()
+    )
+    now = timezone.now()
+    added = 0
+    batch: list[QueueItem] = []
+    for message_id, created_at, has_down, has_up in messages.iterator(chunk_size=REFRESH_CHUNK):
+        batch.append(
+            QueueItem(
+                queue=queue,
+                message_id=message_id,
+                sort_key=_sort_key(queue.order, created_at, has_down, has_up),
+                created_at=now,
+            )
+        )
+        if len(batch) >= REFRESH_CHUNK:
+            added += len(QueueItem.objects.bulk_create(batch, ignore_conflicts=True))
+            batch = []
+    if batch:
+        added += len(QueueItem.objects.bulk_create(batch, ignore_conflicts=True))
+    Queue.objects.filter(pk=queue.pk).update(refreshed_at=now)
+    return added
+
+
+def _active_claims(now: datetime.datetime) -> Subquery:
+    return Subquery(
+        Claim.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
+        .order_by()
+        .values("item")
+        .annotate(held=Count("pk"))
+        .values("held")
+    )
+
+
+def _free_slots(item: QueueItem, reviewer: AbstractBaseUser, now: datetime.datetime) -> int:
+    held_by_others = (
+        Claim.objects.filter(item=item, expires_at__gt=now).exclude(reviewer=reviewer).count()
+    )
+    return item.queue.annotations_per_item - item.annotation_count - held_by_others
+
+
+@transaction.atomic
+def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
+    """Lease the next item this reviewer should label, or None when nothing is left for them.
+
+    A reviewer who already holds an unexpired lease in this queue gets that item back.
+    """
+    now = timezone.now()
+    expires_at = now + datetime.timedelta(minutes=queue.lease_minutes)
+    held = (
+        Claim.objects.select_related("item")
+        .filter(item__queue=queue, reviewer=reviewer, expires_at__gt=now, item__is_done=False)
+        .order_by("created_at")
+        .first()
+    )
+    if held is not None:
+        Claim.objects.filter(pk=held.pk).update(expires_at=expires_at)
+        return held.item
+
+    annotator_key = annotator_key_for(reviewer)
+    candidates = (
+        QueueItem.objects.filter(queue=queue, is_done=False)
+        .exclude(
+            Exists(
+                Annotation.objects.filter(
+                    message=OuterRef("message_id"), annotator_key=annotator_key
+                )
+            )
+        )
+        .exclude(Exists(Skip.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
+        .annotate(held=Coalesce(_active_claims(now), Value(0)))
+        .filter(annotation_count__lt=queue.annotations_per_item - F("held"))
+        .order_by("sort_key", "id")
+    )
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    passed: list[int] = []
+    for _ in range(CLAIM_ATTEMPTS):
+        query = candidates.exclude(pk__in=passed) if passed else candidates
+        if skip_locked:
+            query = query.select_for_update(skip_locked=True, of=("self",))
+        item = query.select_related("queue").first()
+        if item is None:
+            return None
+        # Counted again under the row lock: a lease committed since the query started
+        # is visible now.
+        if _free_slots(item, reviewer, now) > 0:
+            Claim.objects.filter(item=item, reviewer=reviewer).delete()
+            Claim.objects.create(item=item, reviewer=reviewer, expires_at=expires_at)
+            return item
+        passed.append(item.pk)
+    return None
+
+
+@transaction.atomic
+def claim_renew(*, item: QueueItem, reviewer: AbstractBaseUser) -> datetime.datetime:
+    """Extend the reviewer's lease on an item while they work; Conflict if it was lost."""
+    expires_at = timezone.now() + datetime.timedelta(minutes=item.queue.lease_minutes)
+    renewed = Claim.objects.filter(
+        item=item, reviewer=reviewer, expires_at__gt=timezone.now()
+    ).update(expires_at=expires_at)
+    if not renewed:
+        raise Conflict("Your lease on this item has expired.")
+    return expires_at
+
+
+@transaction.atomic
+def claim_release(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
+    """Give an item back without labeling it."""
+    Claim.objects.filter(item=item, reviewer=reviewer).delete()
+
+
+@transaction.atomic
+def queue_item_skip(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
+    """Pass on an item: release it and never offer it to this reviewer again."""
+    Claim.objects.filter(item=item, reviewer=reviewer).delete()
+    Skip.objects.get_or_create(item=item, reviewer=reviewer)
+
+
+def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> QueueItem:
+    """Lock a queue item for a submission and check the reviewer may still fill a slot.
+
+    Must run inside the submitting transaction.
+    """
+    item = QueueItem.objects.select_for_update().select_related("queue").filter(pk=item_id).first()
+    if item is None:
+        raise NotFound("No such queue item.")
+    now = timezone.now()
+    holds = Claim.objects.filter(item=item, reviewer=reviewer, expires_at__gt=now).exists()
+    if not holds and _free_slots(item, reviewer, now) <= 0:
+        raise Conflict(
+            "This item already has the annotations it needs; your lease had expired.",
+            fields={"item": ["complete"]},
+        )
+    return item
+
+
+def queue_item_count_annotation(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
+    """Record one more annotation on a locked item and free the reviewer's lease."""
+    item.annotation_count = F("annotation_count") + 1
+    item.save(update_fields=["annotation_count"])
+    item.refresh_from_db(fields=["annotation_count"])
+    if item.annotation_count >= item.queue.annotations_per_item and not item.is_done:
+        item.is_done = True
+        item.save(update_fields=["is_done"])
+    Claim.objects.filter(item=item, reviewer=reviewer).delete()
+
+
+def queue_archive(*, queue: Queue) -> Queue:
+    queue.is_archived = True
+    queue.save(update_fields=["is_archived"])
+    return queue
