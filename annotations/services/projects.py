@@ -131,3 +131,19 @@ def origin_normalize(origin: str) -> str:
         )
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+@transaction.atomic
+def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
+    """Take a user out of a project; the last admin cannot be removed."""
+    membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if membership is None:
+        return
+    if (
+        membership.role == Membership.Role.ADMIN
+        and not Membership.objects.filter(project=project, role=Membership.Role.ADMIN)
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
+        raise InvalidInput("A project keeps at least one admin.", fields={"user": ["last admin"]})
+    membership.delete()

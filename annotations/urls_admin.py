@@ -1,0 +1,3 @@
+"""Conversation browser and project settings pages, under /p/<slug>/."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Queues and labeling pages, under /p/<slug>/."""
+
+urlpatterns: list = []
