@@ -168,3 +168,32 @@ class WidgetWithdrawIn(BaseModel):
     message: Identifier
     user: Identifier
     token: Annotated[str, Field(max_length=200)] | None = None
+
+
+class AnnotationImportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation: Identifier
+    message: Identifier
+    annotator: Identifier
+    source: Literal["human", "model"] = "human"
+    answers: dict[str, Any]
+    corrected_answer: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)] | None = None
+
+
+class RubricIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] = "Answer quality"
+    questions: list[dict[str, Any]]
+
+
+class QueueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    instructions: Annotated[str, Field(max_length=20_000)] = ""
+    filters: dict[str, Any] = Field(default_factory=dict)
+    order: Literal["down_first", "oldest", "newest", "random"] = "down_first"
+    annotations_per_item: Annotated[StrictInt, Field(ge=1, le=10)] = 1
+    lease_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] = 30

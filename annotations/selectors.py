@@ -53,9 +53,13 @@ def project_key_resolve(*, raw_key: str) -> ProjectKey | None:
 
 
 def conversation_get(*, project: Project, external_id: str) -> Conversation:
-    """A conversation of the project with its messages and their feedback, in two queries more."""
+    """A conversation of the project with its messages, their feedback and labels (4 queries)."""
     messages = Message.objects.order_by("position").prefetch_related(
-        Prefetch("feedback", queryset=Feedback.objects.order_by("created_at", "id"))
+        Prefetch("feedback", queryset=Feedback.objects.order_by("created_at", "id")),
+        Prefetch(
+            "annotations",
+            queryset=Annotation.objects.select_related("rubric").order_by("created_at", "id"),
+        ),
     )
     conversation = (
         Conversation.objects.filter(project=project, external_id=external_id)

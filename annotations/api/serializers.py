@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from annotations.models import Conversation, DailyStats, Feedback, Message
+from annotations.models import Annotation, Conversation, DailyStats, Feedback, Message
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -62,6 +62,23 @@ class MessageFeedbackSerializer(serializers.ModelSerializer):
         fields = ["user", "rating", "reasons", "comment", "source", "created_at", "updated_at"]
 
 
+class MessageAnnotationSerializer(serializers.ModelSerializer):
+    annotator = serializers.CharField(source="annotator_name")
+    rubric_version = serializers.IntegerField(source="rubric.version")
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "annotator",
+            "source",
+            "rubric_version",
+            "answers",
+            "corrected_answer",
+            "created_at",
+            "updated_at",
+        ]
+
+
 class PromptSerializer(serializers.Serializer):
     name = serializers.CharField(source="prompt_name")
     version = serializers.CharField(source="prompt_version")
@@ -71,6 +88,7 @@ class MessageOutputSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="external_id")
     prompt = serializers.SerializerMethodField()
     feedback = MessageFeedbackSerializer(many=True, read_only=True)
+    annotations = MessageAnnotationSerializer(many=True, read_only=True)
 
     class Meta:
         model = Message
@@ -87,6 +105,7 @@ class MessageOutputSerializer(serializers.ModelSerializer):
             "metadata",
             "created_at",
             "feedback",
+            "annotations",
         ]
 
     def get_prompt(self, message: Message) -> dict[str, str] | None:

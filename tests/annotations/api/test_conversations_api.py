@@ -100,8 +100,8 @@ def test_read_query_count_is_constant(api, project, django_assert_num_queries):
     for position in range(30):
         MessageFactory(conversation=conversation, position=position)
 
-    # key lookup, conversation, messages, feedback
-    with django_assert_num_queries(4):
+    # key lookup, conversation, messages, feedback, annotations
+    with django_assert_num_queries(5):
         response = api.get(f"{URL}long/")
     assert len(response.json()["messages"]) == 30
 

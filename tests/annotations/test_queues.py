@@ -1,0 +1,322 @@
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from annotations.errors import Conflict, InvalidInput
+from annotations.models import Annotation, Claim, QueueItem, Skip
+from annotations.payloads import ConversationIn
+from annotations.selectors import message_filter
+from annotations.services.annotations import annotation_submit
+from annotations.services.feedback import feedback_submit
+from annotations.services.ingest import conversation_ingest
+from annotations.services.projects import membership_set, project_create
+from annotations.services.queues import (
+    claim_release,
+    claim_renew,
+    queue_claim_next,
+    queue_create,
+    queue_item_skip,
+    queue_refresh,
+)
+from tests.conftest import conversation_payload
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+GOOD = {"correctness": 5, "groundedness": 5, "helpfulness": 5}
+
+
+@pytest.fixture
+def lead():
+    return UserFactory(username="lead")
+
+
+@pytest.fixture
+def project(lead):
+    project, _, _ = project_create(slug="devot", name="Devot", created_by=lead)
+    return project
+
+
+def add_answer(
+    project,
+    conversation_id,
+    *,
+    content="Use autoretry_for.",
+    model="gpt-4o-mini",
+    version="3",
+    tags=(),
+    created_at=None,
+    vote=None,
+    reasons=(),
+):
+    payload = conversation_payload(conversation_id, tags=list(tags))
+    payload["messages"][1].update(
+        content=content, model=model, prompt={"name": "devot-rag", "version": version}
+    )
+    if created_at:
+        payload["created_at"] = created_at.isoformat()
+    conversation_ingest(project=project, conversation=ConversationIn.model_validate(payload))
+    if vote:
+        feedback_submit(
+            project=project,
+            conversation_id=conversation_id,
+            message_id="m2",
+            end_user="u-1",
+            rating=vote,
+            reasons=list(reasons),
+            comment="",
+            source="api",
+        )
+    return project.messages.get(conversation__external_id=conversation_id, external_id="m2")
+
+
+def reviewer(project, name):
+    user = UserFactory(username=name)
+    membership_set(project=project, user=user, role="reviewer")
+    return user
+
+
+def ids(messages):
+    return sorted(m.conversation.external_id for m in messages.select_related("conversation"))
+
+
+class TestMessageFilter:
+    def test_each_filter(self, project, lead):
+        now = timezone.now()
+        add_answer(project, "down", vote="down", reasons=["incorrect"], tags=["beta"])
+        add_answer(project, "up", vote="up", model="gpt-4.1", version="2")
+        add_answer(
+            project,
+            "none",
+            content="Celery 워커를 재시작하세요",
+            created_at=now - datetime.timedelta(days=10),
+        )
+        labeled = add_answer(project, "labeled")
+        annotation_submit(message=labeled, reviewer=lead, answers=GOOD)
+
+        def match(**filters):
+            return ids(message_filter(project=project, filters=filters))
+
+        assert match() == ["down", "labeled", "none", "up"]
+        assert match(rating="down") == ["down"]
+        assert match(rating="up") == ["up"]
+        assert match(rating="none") == ["labeled", "none"]
+        assert match(reasons=["incorrect"]) == ["down"]
+        assert match(reasons=["harmful"]) == []
+        assert match(model="gpt-4.1") == ["up"]
+        assert match(prompt_version="2") == ["up"]
+        assert match(tags=["beta"]) == ["down"]
+        assert match(labeled="yes") == ["labeled"]
+        assert match(labeled="no") == ["down", "none", "up"]
+        assert match(search="워커") == ["none"]
+        assert match(until=(now - datetime.timedelta(days=5)).date().isoformat()) == ["none"]
+        assert match(since=(now - datetime.timedelta(days=5)).date().isoformat()) == [
+            "down",
+            "labeled",
+            "up",
+        ]
+
+    def test_sample_is_stable_and_roughly_sized(self, project):
+        for i in range(200):
+            add_answer(project, f"c{i}")
+
+        first = ids(message_filter(project=project, filters={"sample_percent": 30}))
+        again = ids(message_filter(project=project, filters={"sample_percent": 30}))
+
+        assert first == again
+        assert 40 <= len(first) <= 80
+
+
+class TestQueueCreate:
+    def test_thumbs_down_come_first_then_oldest(self, project, lead):
+        now = timezone.now()
+        add_answer(project, "old-up", vote="up", created_at=now - datetime.timedelta(days=3))
+        add_answer(project, "new-down", vote="down", created_at=now - datetime.timedelta(days=1))
+        add_answer(project, "old-none", created_at=now - datetime.timedelta(days=5))
+        add_answer(project, "old-down", vote="down", created_at=now - datetime.timedelta(days=4))
+
+        queue = queue_create(project=project, name="Triage", filters={}, created_by=lead)
+
+        order = list(
+            queue.items.order_by("sort_key", "id").values_list(
+                "message__conversation__external_id", flat=True
+            )
+        )
+        assert order == ["old-down", "new-down", "old-none", "old-up"]
+
+    def test_refresh_adds_new_matches_without_duplicates(self, project, lead):
+        add_answer(project, "a", vote="down")
+        queue = queue_create(
+            project=project, name="Down", filters={"rating": "down"}, created_by=lead
+        )
+        add_answer(project, "b", vote="down")
+        add_answer(project, "c", vote="up")
+
+        assert queue_refresh(queue=queue) == 1
+        assert queue_refresh(queue=queue) == 0
+        assert sorted(queue.items.values_list("message__conversation__external_id", flat=True)) == [
+            "a",
+            "b",
+        ]
+
+    @pytest.mark.parametrize(
+        ("kwargs", "field"),
+        [
+            ({"name": " "}, "name"),
+            ({"annotations_per_item": 0}, "annotations_per_item"),
+            ({"annotations_per_item": 11}, "annotations_per_item"),
+            ({"order": "alphabetical"}, "order"),
+            ({"filters": {"since": "soon"}}, "filters.since"),
+            ({"lease_minutes": 0}, "lease_minutes"),
+        ],
+    )
+    def test_invalid_queue_is_refused(self, project, kwargs, field):
+        arguments = {"project": project, "name": "Q", "filters": {}, **kwargs}
+
+        with pytest.raises(InvalidInput) as error:
+            queue_create(**arguments)
+
+        assert field in error.value.fields
+
+    def test_reviewers_must_be_members(self, project):
+        outsider = UserFactory(username="outsider")
+
+        with pytest.raises(InvalidInput) as error:
+            queue_create(project=project, name="Q", filters={}, reviewers=[outsider])
+
+        assert "reviewers" in error.value.fields
+
+
+class TestClaiming:
+    @pytest.fixture
+    def queue(self, project, lead):
+        for i in range(3):
+            add_answer(
+                project, f"c{i}", created_at=timezone.now() - datetime.timedelta(days=10 - i)
+            )
+        return queue_create(
+            project=project, name="Q", filters={}, annotations_per_item=2, created_by=lead
+        )
+
+    def test_next_item_is_leased_and_returned_again_while_held(self, project, queue):
+        ana = reviewer(project, "ana")
+
+        first = queue_claim_next(queue=queue, reviewer=ana)
+        again = queue_claim_next(queue=queue, reviewer=ana)
+
+        assert first.message.conversation.external_id == "c0"
+        assert again.pk == first.pk
+        claim = Claim.objects.get(reviewer=ana)
+        assert claim.expires_at > timezone.now() + datetime.timedelta(minutes=29)
+
+    def test_two_reviewers_share_an_item_that_wants_two_annotations(self, project, queue):
+        ana, bo, cy = (reviewer(project, n) for n in ("ana", "bo", "cy"))
+
+        items = [
+            queue_claim_next(queue=queue, reviewer=r).message.conversation.external_id
+            for r in (ana, bo, cy)
+        ]
+
+        assert items == ["c0", "c0", "c1"]
+
+    def test_submitting_fills_slots_and_completes_the_item(self, project, queue):
+        ana, bo, cy = (reviewer(project, n) for n in ("ana", "bo", "cy"))
+        for user in (ana, bo):
+            item = queue_claim_next(queue=queue, reviewer=user)
+            annotation_submit(
+                message=item.message, reviewer=user, answers=GOOD, queue_item_id=item.pk
+            )
+
+        item.refresh_from_db()
+        assert (item.annotation_count, item.is_done) == (2, True)
+        assert Claim.objects.count() == 0
+        assert queue_claim_next(queue=queue, reviewer=cy).message.conversation.external_id == "c1"
+
+    def test_a_reviewer_never_gets_an_item_they_labeled(self, project, queue):
+        ana = reviewer(project, "ana")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        annotation_submit(message=item.message, reviewer=ana, answers=GOOD, queue_item_id=item.pk)
+
+        assert queue_claim_next(queue=queue, reviewer=ana).message.conversation.external_id == "c1"
+
+    def test_expired_lease_returns_the_slot(self, project, lead):
+        add_answer(project, "only")
+        queue = queue_create(project=project, name="One", filters={}, created_by=lead)
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        assert queue_claim_next(queue=queue, reviewer=bo) is None
+
+        Claim.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+
+        assert queue_claim_next(queue=queue, reviewer=bo).pk == item.pk
+
+    def test_late_submit_after_the_item_completed_is_refused(self, project, lead):
+        add_answer(project, "only")
+        queue = queue_create(project=project, name="One", filters={}, created_by=lead)
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        Claim.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+        taken = queue_claim_next(queue=queue, reviewer=bo)
+        annotation_submit(message=taken.message, reviewer=bo, answers=GOOD, queue_item_id=taken.pk)
+
+        with pytest.raises(Conflict):
+            annotation_submit(
+                message=item.message, reviewer=ana, answers=GOOD, queue_item_id=item.pk
+            )
+
+        assert Annotation.objects.count() == 1
+        item.refresh_from_db()
+        assert item.annotation_count == 1
+
+    def test_late_submit_is_accepted_when_a_slot_is_still_free(self, project, lead):
+        add_answer(project, "only")
+        queue = queue_create(project=project, name="One", filters={}, created_by=lead)
+        ana = reviewer(project, "ana")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        Claim.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+
+        annotation_submit(message=item.message, reviewer=ana, answers=GOOD, queue_item_id=item.pk)
+
+        item.refresh_from_db()
+        assert (item.annotation_count, item.is_done) == (1, True)
+
+    def test_renew_extends_and_fails_once_expired(self, project, queue):
+        ana = reviewer(project, "ana")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        Claim.objects.update(expires_at=timezone.now() + datetime.timedelta(minutes=1))
+
+        expires = claim_renew(item=item, reviewer=ana)
+
+        assert expires > timezone.now() + datetime.timedelta(minutes=29)
+        Claim.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+        with pytest.raises(Conflict):
+            claim_renew(item=item, reviewer=ana)
+
+    def test_release_gives_the_item_back(self, project, lead):
+        add_answer(project, "only")
+        queue = queue_create(project=project, name="One", filters={}, created_by=lead)
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+
+        claim_release(item=item, reviewer=ana)
+
+        assert queue_claim_next(queue=queue, reviewer=bo).pk == item.pk
+
+    def test_skip_is_never_offered_again_to_that_reviewer(self, project, queue):
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+
+        queue_item_skip(item=item, reviewer=ana)
+
+        assert Skip.objects.filter(item=item, reviewer=ana).exists()
+        assert queue_claim_next(queue=queue, reviewer=ana).pk != item.pk
+        assert queue_claim_next(queue=queue, reviewer=bo).pk == item.pk
+
+    def test_empty_queue_gives_none(self, project, lead):
+        queue = queue_create(
+            project=project, name="Empty", filters={"rating": "down"}, created_by=lead
+        )
+
+        assert QueueItem.objects.filter(queue=queue).count() == 0
+        assert queue_claim_next(queue=queue, reviewer=reviewer(project, "ana")) is None
