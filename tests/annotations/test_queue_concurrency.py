@@ -1,0 +1,111 @@
+"""Many reviewers claiming and submitting on one queue at once, on the real database.
+
+On PostgreSQL this exercises FOR UPDATE SKIP LOCKED; on SQLite the write lock.
+"""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection
+
+from annotations.models import Annotation, Claim, QueueItem
+from annotations.payloads import ConversationIn
+from annotations.services.annotations import annotation_submit
+from annotations.services.ingest import conversation_batch_ingest
+from annotations.services.projects import membership_set, project_create
+from annotations.services.queues import queue_claim_next, queue_create
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REVIEWERS = 8
+ITEMS = 24
+GOOD = {"correctness": 4, "groundedness": 4, "helpfulness": 4}
+
+
+def build_queue(annotations_per_item: int):
+    lead = UserFactory(username="lead")
+    project, _, _ = project_create(slug="race", name="Race", created_by=lead)
+    conversations = [
+        ConversationIn.model_validate(
+            {
+                "id": f"c{i}",
+                "messages": [
+                    {"id": "q", "role": "user", "content": "?"},
+                    {"id": "a", "role": "assistant", "content": f"answer {i}"},
+                ],
+            }
+        )
+        for i in range(ITEMS)
+    ]
+    conversation_batch_ingest(project=project, conversations=conversations)
+    reviewers = [UserFactory(username=f"r{i}") for i in range(REVIEWERS)]
+    for reviewer in reviewers:
+        membership_set(project=project, user=reviewer, role="reviewer")
+    queue = queue_create(
+        project=project,
+        name="Race",
+        filters={},
+        annotations_per_item=annotations_per_item,
+        created_by=lead,
+    )
+    return queue, reviewers
+
+
+def run_reviewers(queue, reviewers):
+    handed_out: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(reviewers))
+
+    def work(reviewer) -> None:
+        try:
+            barrier.wait()
+            while True:
+                item = queue_claim_next(queue=queue, reviewer=reviewer)
+                if item is None:
+                    return
+                with lock:
+                    handed_out.append((item.pk, reviewer.pk))
+                annotation_submit(
+                    message=item.message, reviewer=reviewer, answers=GOOD, queue_item_id=item.pk
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(reviewer,)) for reviewer in reviewers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    return handed_out
+
+
+def test_each_item_is_handed_out_once_when_one_annotation_is_wanted():
+    queue, reviewers = build_queue(annotations_per_item=1)
+
+    handed_out = run_reviewers(queue, reviewers)
+
+    per_item = Counter(item for item, _ in handed_out)
+    assert len(per_item) == ITEMS
+    assert set(per_item.values()) == {1}
+    assert Annotation.objects.count() == ITEMS
+    assert set(QueueItem.objects.values_list("annotation_count", "is_done")) == {(1, True)}
+    assert Claim.objects.count() == 0
+
+
+def test_no_item_gets_more_annotations_than_wanted():
+    queue, reviewers = build_queue(annotations_per_item=3)
+
+    handed_out = run_reviewers(queue, reviewers)
+
+    per_item = Counter(item for item, _ in handed_out)
+    assert set(per_item.values()) == {3}
+    assert len(set(handed_out)) == len(handed_out)  # never twice to the same reviewer
+    counts = Counter(Annotation.objects.values_list("queue_item_id", flat=True))
+    assert set(counts.values()) == {3}
+    assert set(QueueItem.objects.values_list("annotation_count", "is_done")) == {(3, True)}
