@@ -398,7 +398,11 @@ class Annotation(models.Model):
                 condition=Q(source__in=["human", "model"]), name="annotation_source_valid"
             ),
         ]
-        indexes = [models.Index(fields=["project", "created_at"], name="annotation_project_time")]
+        indexes = [
+            models.Index(fields=["project", "created_at"], name="annotation_project_time"),
+            # "What has this reviewer labeled" when picking their next item.
+            models.Index(fields=["annotator_key", "message"], name="annotation_annotator"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.annotator_name} on {self.message_id}"

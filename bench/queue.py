@@ -1,0 +1,217 @@
+"""Annotation queue: claim-next and submit-and-next under concurrent reviewers at 1M items.
+
+Runs against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/feedback_bench,
+created if missing). Builds once, and reuses, a project with 1,000,000 assistant answers
+and a queue holding all of them. Each reviewer is a separate process (as behind
+gunicorn) calling the same services as the labeling page, for a fixed time:
+claim the next item, submit labels, claim the next... Prints claims per second,
+p50/p99 latency of claim-next and of submit-and-next for 1, 8 and 32 reviewers, the
+statements per claim, and checks that no item was over-annotated or double-claimed.
+
+    python bench/queue.py [--items 1000000] [--seconds 15] [--reviewers 1,8,32]
+"""
+
+import sys
+from pathlib import Path
+
+# This file is named queue.py: keep its folder off the path so that the standard
+# library's queue module (used by multiprocessing and psycopg) is the one imported.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if entry and Path(entry).resolve() != HERE]
+
+import argparse  # noqa: E402
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/feedback_bench")
+os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedback_site.settings")
+
+BENCH_SLUG = "queue-bench"
+GOOD = {"correctness": 4, "groundedness": 4, "helpfulness": 4}
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+def build(items: int):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+
+    from annotations.models import Project
+    from annotations.services.projects import membership_set, project_create
+
+    call_command("migrate", verbosity=0)
+    project = Project.objects.filter(slug=BENCH_SLUG).first()
+    users = []
+    user_model = get_user_model()
+    if project is None:
+        lead, _ = user_model.objects.get_or_create(username="bench-lead")
+        project, _, _ = project_create(slug=BENCH_SLUG, name="Queue bench", created_by=lead)
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """INSERT INTO annotations_conversation
+                   (project_id, external_id, end_user, tags, metadata, created_at, updated_at)
+                   SELECT %s, 'b-' || g, 'u-' || (g %% 1000), '[]', '{}',
+                          now() - make_interval(secs => g), now()
+                   FROM generate_series(1, %s) AS g""",
+                [project.pk, items],
+            )
+            cursor.execute(
+                """INSERT INTO annotations_message
+                   (conversation_id, project_id, external_id, position, role, content, model,
+                    prompt_name, prompt_version, contexts, usage, metadata, created_at)
+                   SELECT c.id, c.project_id, 'a', 1, 'assistant', 'answer ' || c.external_id,
+                          'gpt-4o-mini', 'devot-rag', '3', '[]', '{}', '{}', c.created_at
+                   FROM annotations_conversation c WHERE c.project_id = %s""",
+                [project.pk],
+            )
+        print(f"built {items:,} answers in {time.perf_counter() - started:.0f} s", flush=True)
+    for i in range(32):
+        user, _ = user_model.objects.get_or_create(username=f"bench-reviewer-{i}")
+        membership_set(project=project, user=user, role="reviewer")
+        users.append(user.pk)
+    return project, users
+
+
+def fresh_queue(project, items: int):
+    from django.db import connection
+
+    from annotations.models import Queue
+
+    queue = Queue.objects.create(project=project, name=f"bench {time.time():.0f}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO annotations_queueitem
+               (queue_id, message_id, sort_key, annotation_count, is_done, created_at)
+               SELECT %s, m.id, extract(epoch FROM m.created_at)::bigint, 0, false, now()
+               FROM annotations_message m WHERE m.project_id = %s AND m.role = 'assistant'
+               LIMIT %s""",
+            [queue.pk, project.pk, items],
+        )
+        cursor.execute("ANALYZE annotations_queueitem")
+    return queue
+
+
+def reviewer_loop(args: tuple) -> dict:
+    queue_id, user_id, seconds, start_at = args
+    setup_django()
+    from django.contrib.auth import get_user_model
+
+    from annotations.models import Queue
+    from annotations.services.annotations import annotation_submit
+    from annotations.services.queues import queue_claim_next
+
+    queue = Queue.objects.get(pk=queue_id)
+    reviewer = get_user_model().objects.get(pk=user_id)
+    claims: list[float] = []
+    cycles: list[float] = []
+    handed: list[int] = []
+    while time.time() < start_at:
+        time.sleep(0.01)
+    stop_at = time.monotonic() + seconds
+    started = time.perf_counter()
+    item = queue_claim_next(queue=queue, reviewer=reviewer)
+    claims.append(time.perf_counter() - started)
+    while item is not None and time.monotonic() < stop_at:
+        handed.append(item.pk)
+        started = time.perf_counter()
+        annotation_submit(
+            message=item.message, reviewer=reviewer, answers=GOOD, queue_item_id=item.pk
+        )
+        claim_started = time.perf_counter()
+        item = queue_claim_next(queue=queue, reviewer=reviewer)
+        done = time.perf_counter()
+        claims.append(done - claim_started)
+        cycles.append(done - started)
+    return {"claims": claims, "cycles": cycles, "handed": handed}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000
+
+
+def statements_per_claim(queue, user_id: int) -> int:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotations.services.queues import claim_release, queue_claim_next
+
+    reviewer = get_user_model().objects.get(pk=user_id)
+    with CaptureQueriesContext(connection) as captured:
+        item = queue_claim_next(queue=queue, reviewer=reviewer)
+    claim_release(item=item, reviewer=reviewer)
+    return len(captured)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--reviewers", default="1,8,32")
+    args = parser.parse_args()
+    ensure_database()
+    setup_django()
+    from django.db import connection
+
+    from annotations.models import Annotation, Claim, QueueItem
+    from bench._machine import machine_summary
+
+    project, users = build(args.items)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = f"PostgreSQL {cursor.fetchone()[0]}"
+    print(f"machine: {machine_summary(pg_version)}")
+    for count in [int(n) for n in args.reviewers.split(",")]:
+        queue = fresh_queue(project, args.items)
+        total = QueueItem.objects.filter(queue=queue).count()
+        statements = statements_per_claim(queue, users[0])
+        connection.close()
+        start_at = time.time() + 3
+        with multiprocessing.get_context("spawn").Pool(count) as pool:
+            results = pool.map(
+                reviewer_loop, [(queue.pk, users[i], args.seconds, start_at) for i in range(count)]
+            )
+        claims = [value for result in results for value in result["claims"]]
+        cycles = [value for result in results for value in result["cycles"]]
+        handed = [pk for result in results for pk in result["handed"]]
+        over = QueueItem.objects.filter(queue=queue, annotation_count__gt=1).count()
+        double = len(handed) - len(set(handed))
+        rows = Annotation.objects.filter(queue_item__queue=queue).count()
+        Claim.objects.filter(item__queue=queue).delete()
+        print(
+            f"{count:>2} reviewers, queue of {total:,} items: {len(claims) / args.seconds:,.0f} claims/s; "
+            f"claim-next p50 {percentile(claims, 0.5):.1f} ms p99 {percentile(claims, 0.99):.1f} ms; "
+            f"submit-and-next p50 {percentile(cycles, 0.5):.1f} ms p99 {percentile(cycles, 0.99):.1f} ms; "
+            f"{statements} statements per claim; {rows:,} annotations; "
+            f"double claims {double}, over-annotated items {over}",
+            flush=True,
+        )
+        if double or over:
+            raise SystemExit("invariant broken")
+
+
+if __name__ == "__main__":
+    main()
