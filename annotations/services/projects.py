@@ -81,6 +81,16 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
     """Give a user a role in a project, replacing any role they had."""
     if role not in Membership.Role.values:
         raise InvalidInput(f"Unknown role {role!r}.", fields={"role": ["unknown role"]})
+    current = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if (
+        current is not None
+        and current.role == Membership.Role.ADMIN
+        and role != Membership.Role.ADMIN
+        and not Membership.objects.filter(project=project, role=Membership.Role.ADMIN)
+        .exclude(pk=current.pk)
+        .exists()
+    ):
+        raise InvalidInput("A project keeps at least one admin.", fields={"role": ["last admin"]})
     membership, _ = Membership.objects.update_or_create(
         project=project, user=user, defaults={"role": role}
     )
