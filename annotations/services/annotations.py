@@ -118,7 +118,11 @@ def annotation_submit(
     if rubric is None:
         raise NotFound("This project has no rubric.")
     item = None
-    if queue_item_id is not None:
+    editing = Annotation.objects.filter(
+        message=message, annotator_key=annotator_key_for(reviewer)
+    ).exists()
+    # An edit of one's own labels takes no new slot, even on a completed item.
+    if queue_item_id is not None and not editing:
         item = queue_item_lock_for_submit(item_id=queue_item_id, reviewer=reviewer)
         if item.message_id != message.pk:
             raise InvalidInput("The queue item is for another message.")

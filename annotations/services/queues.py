@@ -21,7 +21,7 @@ from django.db.models import Count, Exists, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotations.errors import Conflict, InvalidInput, NotFound
+from annotations.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotations.filters import queue_filters_clean
 from annotations.models import (
     Annotation,
@@ -165,7 +165,9 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
     """Lease the next item this reviewer should label, or None when nothing is left for them.
 
     A reviewer who already holds an unexpired lease in this queue gets that item back.
+    A queue with assigned reviewers hands work only to them and to project admins.
     """
+    _check_assigned(queue=queue, reviewer=reviewer)
     now = timezone.now()
     expires_at = now + datetime.timedelta(minutes=queue.lease_minutes)
     held = (
@@ -210,6 +212,17 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
             return item
         passed.append(item.pk)
     return None
+
+
+def _check_assigned(*, queue: Queue, reviewer: AbstractBaseUser) -> None:
+    assigned = list(queue.reviewers.values_list("pk", flat=True))
+    if not assigned or reviewer.pk in assigned or reviewer.is_superuser:
+        return
+    if Membership.objects.filter(
+        project_id=queue.project_id, user=reviewer, role=Membership.Role.ADMIN
+    ).exists():
+        return
+    raise Forbidden("This queue is assigned to other reviewers.")
 
 
 @transaction.atomic

@@ -320,3 +320,37 @@ class TestClaiming:
 
         assert QueueItem.objects.filter(queue=queue).count() == 0
         assert queue_claim_next(queue=queue, reviewer=reviewer(project, "ana")) is None
+
+
+def test_assigned_queue_serves_only_its_reviewers_and_admins(project, lead):
+    from annotations.errors import Forbidden
+
+    add_answer(project, "only")
+    ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+    queue = queue_create(
+        project=project, name="Ana's", filters={}, reviewers=[ana], created_by=lead
+    )
+
+    with pytest.raises(Forbidden):
+        queue_claim_next(queue=queue, reviewer=bo)
+    assert queue_claim_next(queue=queue, reviewer=lead) is not None
+
+
+def test_editing_own_labels_on_a_completed_item_is_allowed(project, lead):
+    add_answer(project, "only")
+    queue = queue_create(project=project, name="One", filters={}, created_by=lead)
+    ana = reviewer(project, "ana")
+    item = queue_claim_next(queue=queue, reviewer=ana)
+    annotation_submit(message=item.message, reviewer=ana, answers=GOOD, queue_item_id=item.pk)
+
+    annotation, created = annotation_submit(
+        message=item.message,
+        reviewer=ana,
+        answers={**GOOD, "correctness": 1},
+        queue_item_id=item.pk,
+    )
+
+    assert created is False
+    assert annotation.answers["correctness"] == 1
+    item.refresh_from_db()
+    assert item.annotation_count == 1
