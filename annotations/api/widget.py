@@ -23,6 +23,7 @@ from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from annotations.errors import DomainError, Forbidden
+from annotations.feedback_reasons import project_reasons
 from annotations.keys import PUBLIC_PREFIX, feedback_token_valid
 from annotations.models import Feedback, Project, ProjectKey
 from annotations.payloads import FeedbackIn, WidgetWithdrawIn
@@ -32,18 +33,7 @@ from annotations.services.feedback import feedback_submit, feedback_withdraw
 from .serializers import ErrorSerializer, FeedbackOutputSerializer
 from .views import read_payload
 
-DEFAULT_REASONS = [
-    {"slug": "incorrect", "label": {"en": "Incorrect", "ko": "틀린 정보"}},
-    {"slug": "not_helpful", "label": {"en": "Not helpful", "ko": "도움이 안 됨"}},
-    {"slug": "outdated", "label": {"en": "Outdated", "ko": "오래된 정보"}},
-    {"slug": "not_grounded", "label": {"en": "Not in the sources", "ko": "출처에 없는 내용"}},
-    {"slug": "harmful", "label": {"en": "Harmful", "ko": "유해함"}},
-]
 KEY_HEADER = "HTTP_X_PROJECT_KEY"
-
-
-def project_reasons(project: Project) -> list[dict[str, Any]]:
-    return project.feedback_reasons or DEFAULT_REASONS
 
 
 def cors_allow_widget_request(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:

@@ -11,8 +11,8 @@ from django.utils.translation import get_language, gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from annotations.api.widget import project_reasons
 from annotations.errors import NotFound
+from annotations.feedback_reasons import project_reasons
 from annotations.filters import FILTER_KEYS, queue_filters_clean
 from annotations.models import Annotation, Membership, Message
 from annotations.rubrics import text_of

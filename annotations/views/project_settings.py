@@ -10,18 +10,18 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import get_language, gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from annotations.api.widget import DEFAULT_REASONS
 from annotations.errors import InvalidInput
+from annotations.feedback_reasons import DEFAULT_REASONS
 from annotations.models import Membership, Project, ProjectKey
 from annotations.rubrics import QUESTION_TYPES, questions_validate, text_of
 from annotations.selectors_admin import (
@@ -230,7 +230,9 @@ def _keys_context(request: HttpRequest, project: Project) -> dict[str, Any]:
         revoke_candidate = next(
             (key for key in keys if key.pk == int(revoke_id) and key.is_active), None
         )
-    script_url = request.build_absolute_uri(static("annotations/feedback-widget.js"))
+    # The plain, unhashed name: embedded on other sites, it must keep working as the
+    # widget is updated (whitenoise serves it with a short cache lifetime).
+    script_url = request.build_absolute_uri(settings.STATIC_URL + "annotations/feedback-widget.js")
     api_origin = request.build_absolute_uri("/").rstrip("/")
     for key in keys:
         key.embed_snippet = (
