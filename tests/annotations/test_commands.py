@@ -61,3 +61,16 @@ def test_seed_demo_creates_realistic_data_and_is_idempotent():
     assert Message.objects.filter(content__regex=r"[가-힣]").exists()
     assert Feedback.objects.filter(rating="down").exclude(reasons=[]).exists()
     assert project.daily_stats.exists()
+
+
+def test_seed_demo_creates_two_queues_once():
+    from annotations.models import Queue
+
+    _run("seed_demo", "--conversations", "60")
+    _run("seed_demo", "--conversations", "60")
+
+    queues = Queue.objects.order_by("name")
+    assert [q.name for q in queues] == ["Thumbs-down triage", "Weekly 10% sample"]
+    triage = queues[0]
+    assert triage.items.count() == Message.objects.filter(feedback__rating="down").distinct().count()
+    assert triage.items.count() > 0

@@ -8,11 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotations import demo_data
-from annotations.models import Feedback, Membership, Project
+from annotations.models import Feedback, Membership, Project, Queue
 from annotations.payloads import ConversationIn
 from annotations.services.feedback import feedback_submit
 from annotations.services.ingest import conversation_batch_ingest
 from annotations.services.projects import membership_set, project_create
+from annotations.services.queues import queue_create, queue_refresh
 from annotations.services.stats import daily_stats_refresh
 
 DEMO_SLUG = "devot-demo"
@@ -67,16 +68,46 @@ class Command(BaseCommand):
                 source=Feedback.Source.WIDGET,
             )
         daily_stats_refresh(project=project, since=(now - datetime.timedelta(days=31)).date())
+        queues = self._demo_queues(project=project, user=user)
 
         summary = {
             "project": project.slug,
             "conversations_created": created,
             "conversations_total": project.conversations.count(),
             "votes": len(votes),
+            "queues": queues,
             "login": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD},
             **keys,
         }
         self.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
+
+    def _demo_queues(self, *, project: Project, user: Any) -> list[str]:
+        """Two queues to start from; refreshed (never duplicated) on a re-run."""
+        wanted = [
+            ("Thumbs-down triage", {"rating": "down"}, 1, "Label every answer users disliked."),
+            (
+                "Weekly 10% sample",
+                {"sample_percent": 10},
+                2,
+                "Two reviewers per answer, to measure agreement.",
+            ),
+        ]
+        names = []
+        for name, filters, per_item, instructions in wanted:
+            queue = Queue.objects.filter(project=project, name=name).first()
+            if queue is None:
+                queue_create(
+                    project=project,
+                    name=name,
+                    filters=filters,
+                    annotations_per_item=per_item,
+                    instructions=instructions,
+                    created_by=user,
+                )
+            else:
+                queue_refresh(queue=queue)
+            names.append(name)
+        return names
 
     def _demo_user(self) -> Any:
         user_model = get_user_model()
