@@ -34,3 +34,24 @@ def refresh_all_daily_stats(days: int = 2) -> int:
     for project_id in project_ids:
         refresh_daily_stats.delay(project_id, days)
     return len(project_ids)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def refresh_queue(queue_id: int) -> int:
+    """Add the answers that now match a queue's filter; safe to repeat."""
+    from annotations.models import Queue
+    from annotations.services.queues import queue_refresh
+
+    queue = Queue.objects.filter(pk=queue_id, is_archived=False).select_related("project").first()
+    return 0 if queue is None else queue_refresh(queue=queue)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def refresh_all_queues() -> int:
+    """Fan out queue refreshes, one task per open queue (run by beat)."""
+    from annotations.models import Queue
+
+    queue_ids = list(Queue.objects.filter(is_archived=False).values_list("pk", flat=True))
+    for queue_id in queue_ids:
+        refresh_queue.delay(queue_id)
+    return len(queue_ids)

@@ -229,6 +229,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotations.tasks.refresh_all_daily_stats",
         "schedule": 15 * 60.0,
     },
+    "refresh-queues": {
+        "task": "annotations.tasks.refresh_all_queues",
+        "schedule": env.float("QUEUE_REFRESH_SECONDS", default=10 * 60.0),
+    },
 }
 
 LOGGING = {

@@ -354,3 +354,17 @@ def test_editing_own_labels_on_a_completed_item_is_allowed(project, lead):
     assert annotation.answers["correctness"] == 1
     item.refresh_from_db()
     assert item.annotation_count == 1
+
+
+def test_scheduled_refresh_adds_new_answers_to_open_queues(project, lead):
+    from annotations.tasks import refresh_queue
+
+    add_answer(project, "a", vote="down")
+    queue = queue_create(project=project, name="Down", filters={"rating": "down"}, created_by=lead)
+    add_answer(project, "b", vote="down")
+
+    added = refresh_queue.apply(args=[queue.pk]).get()
+    again = refresh_queue.apply(args=[queue.pk]).get()
+
+    assert (added, again) == (1, 0)
+    assert queue.items.count() == 2
