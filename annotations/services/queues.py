@@ -201,14 +201,20 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
         query = candidates.exclude(pk__in=passed) if passed else candidates
         if skip_locked:
             query = query.select_for_update(skip_locked=True, of=("self",))
-        item = query.select_related("queue").first()
+        item = query.first()
         if item is None:
             return None
+        item.queue = queue
         # Counted again under the row lock: a lease committed since the query started
         # is visible now.
         if _free_slots(item, reviewer, now) > 0:
-            Claim.objects.filter(item=item, reviewer=reviewer).delete()
-            Claim.objects.create(item=item, reviewer=reviewer, expires_at=expires_at)
+            # One statement that also replaces this reviewer's expired lease, if any.
+            Claim.objects.bulk_create(
+                [Claim(item=item, reviewer=reviewer, created_at=now, expires_at=expires_at)],
+                update_conflicts=True,
+                unique_fields=["item", "reviewer"],
+                update_fields=["created_at", "expires_at"],
+            )
             return item
         passed.append(item.pk)
     return None
