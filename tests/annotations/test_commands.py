@@ -72,5 +72,7 @@ def test_seed_demo_creates_two_queues_once():
     queues = Queue.objects.order_by("name")
     assert [q.name for q in queues] == ["Thumbs-down triage", "Weekly 10% sample"]
     triage = queues[0]
-    assert triage.items.count() == Message.objects.filter(feedback__rating="down").distinct().count()
+    assert (
+        triage.items.count() == Message.objects.filter(feedback__rating="down").distinct().count()
+    )
     assert triage.items.count() > 0
