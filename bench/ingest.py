@@ -9,36 +9,43 @@ batch sizes, which must not grow with the size.
     python bench/ingest.py [--batches 30] [--clients 4] [--workers 3]
 """
 
+import sys
+from pathlib import Path
+
+# bench/queue.py would shadow the standard library's queue module: keep this folder
+# off the import path.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if entry and Path(entry).resolve() != HERE]
+
+
 import argparse
 import json
 import os
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedback_site.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import requests  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from annotations.payloads import ConversationIn  # noqa: E402
-from annotations.services.ingest import conversation_batch_ingest  # noqa: E402
-from annotations.services.projects import project_create  # noqa: E402
-from bench._machine import machine_summary  # noqa: E402
+from annotations.payloads import ConversationIn
+from annotations.services.ingest import conversation_batch_ingest
+from annotations.services.projects import project_create
+from bench._machine import machine_summary
 
 BATCH_SIZE = 1000
 MESSAGES_PER_CONVERSATION = 4

@@ -19,10 +19,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if entry and Path(entry).resolve() != HERE]
 
-import argparse  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
+import argparse
+import multiprocessing
+import os
+import time
 
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))

@@ -9,6 +9,15 @@ The rate limits are raised for the run, since every client shares one address.
     python bench/widget.py [--clients 32] [--seconds 20] [--workers 3] [--threads 8]
 """
 
+import sys
+from pathlib import Path
+
+# bench/queue.py would shadow the standard library's queue module: keep this folder
+# off the import path.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if entry and Path(entry).resolve() != HERE]
+
+
 import argparse
 import http.client
 import json
@@ -17,29 +26,27 @@ import random
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "feedback_site.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection
 
-from annotations.payloads import ConversationIn  # noqa: E402
-from annotations.services.ingest import conversation_batch_ingest  # noqa: E402
-from annotations.services.projects import project_create  # noqa: E402
-from bench._machine import machine_summary  # noqa: E402
+from annotations.payloads import ConversationIn
+from annotations.services.ingest import conversation_batch_ingest
+from annotations.services.projects import project_create
+from bench._machine import machine_summary
 
 ORIGIN = "https://chat.example.com"
 CONVERSATIONS = 2000
