@@ -194,6 +194,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "FeedbackSourceEnum": "annotations.models.Feedback.Source",
+        "AnnotationSourceEnum": "annotations.models.Annotation.Source",
+        "FeedbackRatingEnum": "annotations.models.Feedback.Rating",
+        "ExportStatusEnum": "exports.models.ExportJob.Status",
+        "IngestStatusEnum": ["created", "existed", "error"],
+    },
 }
 
 # CORS applies to the widget endpoints only, and the allowed origins are per project

@@ -16,8 +16,10 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/exports/", include("exports.api.urls")),
     path("api/v1/", include("annotations.api.urls")),
     re_path(r"^api/", api_not_found),
+    path("p/<slug:slug>/exports/", include("exports.urls")),
     path("", include("annotations.urls")),
 ]
 

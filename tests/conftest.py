@@ -6,12 +6,19 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from django.test import Client
 
 from annotations.models import Project, ProjectKey
 from tests.factories import ProjectFactory, ProjectKeyFactory
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Property tests explore fresh random examples locally; in CI they run a fixed,
+# reproducible set so that a red build always means a change, not luck.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 def require(condition: bool, reason: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication
@@ -71,6 +72,19 @@ class PublicKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: HttpRequest) -> str:
         return 'X-Project-Key realm="widget"'
+
+
+class PublicKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = PublicKeyAuthentication
+    name = "publicKey"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Project-Key",
+            "description": "A project public key, pk_...; only for the widget endpoints.",
+        }
 
 
 class HasPublicKey(BasePermission):

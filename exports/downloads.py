@@ -1,0 +1,80 @@
+"""Serving a finished export: the data file itself, or a zip of the split files."""
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
+
+from annotations.errors import Conflict, NotFound
+from exports.manifests import MANIFEST_NAME
+from exports.models import ExportJob
+
+CHUNK_BYTES = 1 << 20
+CONTENT_TYPES = {
+    "jsonl": "application/jsonl; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+class _Sink:
+    """A write-only file for ZipFile that hands the written bytes to a generator."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> Iterator[bytes]:
+        chunks, self.chunks = self.chunks, []
+        yield from chunks
+
+
+def zip_stream(files: list[tuple[str, Path]]) -> Iterator[bytes]:
+    """A zip archive of the files, produced while it is sent (nothing held whole)."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w") as archive:
+        for name, path in files:
+            info = zipfile.ZipInfo(name)
+            # Parquet pages are compressed already.
+            info.compress_type = (
+                zipfile.ZIP_STORED if name.endswith(".parquet") else zipfile.ZIP_DEFLATED
+            )
+            with archive.open(info, "w", force_zip64=True) as entry, path.open("rb") as source:
+                while chunk := source.read(CHUNK_BYTES):
+                    entry.write(chunk)
+                    yield from sink.drain()
+            yield from sink.drain()
+    yield from sink.drain()
+
+
+def export_job_download(job: ExportJob) -> HttpResponseBase:
+    """The response for downloading a job's export; Conflict until it has succeeded."""
+    if job.status != ExportJob.Status.SUCCEEDED:
+        raise Conflict(f"Export {job.pk} has not finished successfully (it is {job.status}).")
+    media_root = Path(settings.MEDIA_ROOT)
+    paths = [media_root / name for name in job.files]
+    if not paths or not all(path.is_file() for path in paths):
+        raise NotFound(f"The files of export {job.pk} are no longer there.")
+    stem = f"{job.project.slug}-export-{job.pk}-{job.kind}"
+    if len(paths) == 1 and not (job.manifest or {}).get("split"):
+        return FileResponse(
+            paths[0].open("rb"),
+            as_attachment=True,
+            filename=f"{stem}.{job.file_format}",
+            content_type=CONTENT_TYPES[job.file_format],
+        )
+    members = [(path.name, path) for path in paths]
+    manifest = media_root / job.directory / MANIFEST_NAME
+    if manifest.is_file():
+        members.append((MANIFEST_NAME, manifest))
+    response = StreamingHttpResponse(zip_stream(members), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{stem}.zip"'
+    return response

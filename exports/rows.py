@@ -1,0 +1,510 @@
+"""Rows of the four export kinds, built from plain dicts: pure functions, no ORM.
+
+The read side hands over one *item* per assistant answer:
+
+    {"conversation_id": "conv-1", "message_id": "m2", "created_at": "2026-11-25T10:00:00+00:00",
+     "tags": ["beta"], "end_user": "u-42",
+     "history": [{"role": "system" | "user" | "assistant" | "tool", "content": "..."}, ...],
+     "answer": "...", "contexts": [{"id", "title", "url", "text", "score"}, ...],
+     "model": "...", "prompt_name": "...", "prompt_version": "...", "latency_ms": 1234,
+     "feedback": [{"user", "rating", "reasons", "comment", "source", "created_at"}, ...],
+     "annotations": [{"annotator", "source", "rubric_version", "answers", "corrected_answer",
+                      "created_at", "updated_at"}, ...]}
+
+and the project's rubric questions by version. Each builder returns a row (a dict
+with the kind's columns, in order) or None when the item yields no row of that kind.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from exports.redaction import redact_pii
+
+KINDS = ("raw", "eval", "sft", "preference")
+PREFERENCE_FORMATS = ("trl", "openai")
+DEFAULT_SFT_MIN_RATING = 4.0
+HUMAN = "human"
+CHOICE_TYPES = ("boolean", "single_choice", "pairwise")
+
+Item = dict[str, Any]
+Row = dict[str, Any]
+QuestionsByVersion = dict[int, list[dict[str, Any]]]
+
+RAW_COLUMNS = (
+    "conversation_id",
+    "message_id",
+    "created_at",
+    "tags",
+    "end_user",
+    "history",
+    "answer",
+    "contexts",
+    "model",
+    "prompt_name",
+    "prompt_version",
+    "latency_ms",
+    "feedback",
+    "votes",
+    "annotations",
+    "consensus",
+    "agreement",
+    "gold_label",
+    "corrected_answer",
+)
+EVAL_COLUMNS = (
+    "conversation_id",
+    "message_id",
+    "user_input",
+    "history",
+    "response",
+    "retrieved_contexts",
+    "reference",
+    "labels",
+    "feedback",
+)
+SFT_COLUMNS = ("messages",)
+PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected")
+OPENAI_PREFERENCE_COLUMNS = ("input", "preferred_output", "non_preferred_output")
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """What shapes the rows beyond the kind."""
+
+    preference_format: str = "trl"
+    sft_min_rating: float = DEFAULT_SFT_MIN_RATING
+
+
+def columns_for(kind: str, options: RowOptions) -> tuple[str, ...]:
+    if kind == "raw":
+        return RAW_COLUMNS
+    if kind == "eval":
+        return EVAL_COLUMNS
+    if kind == "sft":
+        return SFT_COLUMNS
+    if options.preference_format == "openai":
+        return OPENAI_PREFERENCE_COLUMNS
+    return PREFERENCE_COLUMNS
+
+
+class RubricIndex(dict):
+    """Questions by rubric version, with each version's questions indexed by key once
+    (an export builds rows for millions of items from the same few rubrics)."""
+
+    def __init__(self, questions_by_version: QuestionsByVersion) -> None:
+        super().__init__(questions_by_version)
+        self.types = _index_questions(questions_by_version)
+
+
+def _index_questions(questions_by_version: QuestionsByVersion) -> dict[int, dict[str, dict]]:
+    return {
+        version: {question["key"]: question for question in questions}
+        for version, questions in questions_by_version.items()
+    }
+
+
+def _question_types(questions_by_version: QuestionsByVersion) -> dict[int, dict[str, dict]]:
+    types = getattr(questions_by_version, "types", None)
+    return types if types is not None else _index_questions(questions_by_version)
+
+
+def _human(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [annotation for annotation in annotations if annotation.get("source") == HUMAN]
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(sorted(str(item) for item in value))
+    return value
+
+
+def _answers_by_question(
+    annotations: list[dict[str, Any]], questions_by_version: QuestionsByVersion
+) -> dict[str, tuple[str, list[Any]]]:
+    """{question key: (type, [answers])} over the given annotations, in rubric order."""
+    types = _question_types(questions_by_version)
+    collected: dict[str, tuple[str, list[Any]]] = {}
+    for annotation in annotations:
+        questions = types.get(annotation.get("rubric_version"), {})
+        for key, value in (annotation.get("answers") or {}).items():
+            question = questions.get(key)
+            if question is None or value is None or value == "" or value == []:
+                continue
+            kind = question["type"]
+            if key in collected and collected[key][0] != kind:
+                # The key changed type between rubric versions; keep the first meaning.
+                continue
+            collected.setdefault(key, (kind, []))[1].append(value)
+    return collected
+
+
+def _majority(values: list[Any]) -> Any:
+    """The most frequent value; None on a tie for first place."""
+    counts = Counter(_hashable(value) for value in values).most_common()
+    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+        return None
+    return counts[0][0]
+
+
+def consensus(
+    annotations: list[dict[str, Any]], questions_by_version: QuestionsByVersion
+) -> dict[str, Any]:
+    """The human annotators' consensus per question.
+
+    Ratings: the mean. Yes/no, single choice and pairwise: the majority answer (None on
+    a tie). Multiple choice: the options chosen by more than half of those who answered.
+    Free text and corrected answers have no consensus and are left out.
+    """
+    return _consensus_of(_answers_by_question(_human(annotations), questions_by_version))
+
+
+def _consensus_of(answered: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, (kind, values) in answered.items():
+        if kind == "rating":
+            numbers = [value for value in values if isinstance(value, int | float)]
+            if numbers:
+                result[key] = round(sum(numbers) / len(numbers), 4)
+        elif kind in CHOICE_TYPES:
+            result[key] = values[0] if len(values) == 1 else _majority(values)
+        elif kind == "multi_choice":
+            counts = Counter(option for value in values for option in set(value))
+            result[key] = sorted(option for option, n in counts.items() if n * 2 > len(values))
+    return result
+
+
+def agreement(
+    annotations: list[dict[str, Any]], questions_by_version: QuestionsByVersion
+) -> float | None:
+    """The share of human annotators giving the most common answer, averaged over the
+    questions that at least two of them answered; None when no question was."""
+    return _agreement_of(_answers_by_question(_human(annotations), questions_by_version))
+
+
+def _agreement_of(answered: dict[str, tuple[str, list[Any]]]) -> float | None:
+    shares = []
+    for kind, values in answered.values():
+        if kind in ("text", "corrected_answer") or len(values) < 2:
+            continue
+        top = Counter(_hashable(value) for value in values).most_common(1)[0][1]
+        shares.append(top / len(values))
+    if not shares:
+        return None
+    return round(sum(shares) / len(shares), 4)
+
+
+def corrected_answer(item: Item) -> str:
+    """The latest human correction that differs from the answer, else ""."""
+    original = (item.get("answer") or "").strip()
+    latest = ""
+    latest_at = ""
+    for annotation in _human(item.get("annotations") or []):
+        text = (annotation.get("corrected_answer") or "").strip()
+        stamp = str(annotation.get("updated_at") or "")
+        if text and text != original and stamp >= latest_at:
+            latest, latest_at = annotation["corrected_answer"], stamp
+    return latest
+
+
+def feedback_summary(feedback: list[dict[str, Any]]) -> dict[str, Any]:
+    """Vote counts, reasons by count, and the comments left with the votes."""
+    up = down = 0
+    reasons: dict[str, int] = {}
+    comments = []
+    for vote in feedback:
+        rating = vote.get("rating")
+        if rating == "up":
+            up += 1
+        elif rating == "down":
+            down += 1
+        for reason in vote.get("reasons") or ():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        if vote.get("comment"):
+            comments.append(vote["comment"])
+    return {
+        "up": up,
+        "down": down,
+        "reasons": [
+            {"reason": reason, "count": count}
+            for reason, count in sorted(reasons.items(), key=lambda pair: (-pair[1], pair[0]))
+        ],
+        "comments": comments,
+    }
+
+
+def _rating_means(item: Item, questions_by_version: QuestionsByVersion) -> dict[str, float]:
+    """The human consensus (mean) per rating question."""
+    answered = _answers_by_question(_human(item.get("annotations") or []), questions_by_version)
+    means: dict[str, float] = {}
+    for key, (kind, values) in answered.items():
+        numbers = [value for value in values if kind == "rating" and isinstance(value, int | float)]
+        if numbers:
+            means[key] = sum(numbers) / len(numbers)
+    return means
+
+
+def _pairwise_verdict(item: Item, questions_by_version: QuestionsByVersion) -> str | None:
+    """The human majority on the first pairwise question (A: the answer, B: the correction)."""
+    annotations = item.get("annotations") or []
+    for key, (kind, _) in _answers_by_question(_human(annotations), questions_by_version).items():
+        if kind == "pairwise":
+            return consensus(annotations, questions_by_version).get(key)
+    return None
+
+
+def approved_answer(
+    item: Item, questions_by_version: QuestionsByVersion, min_rating: float
+) -> str | None:
+    """The assistant text an SFT row may end with, or None.
+
+    The corrected answer when there is one (unless the pairwise label prefers the
+    original); else the original answer when the human consensus on every rating
+    question reaches `min_rating`, or, with no ratings, when end users voted it up and
+    nobody down. An answer rated below the bar never passes.
+    """
+    corrected = corrected_answer(item)
+    if corrected and _pairwise_verdict(item, questions_by_version) != "a":
+        return corrected
+    means = _rating_means(item, questions_by_version)
+    if means:
+        original_good = all(mean >= min_rating for mean in means.values())
+    else:
+        votes = item.get("feedback") or []
+        ups = sum(1 for vote in votes if vote.get("rating") == "up")
+        downs = sum(1 for vote in votes if vote.get("rating") == "down")
+        original_good = bool(ups and not downs)
+    if original_good:
+        return item["answer"]
+    return corrected or None
+
+
+def preference_pair(item: Item, questions_by_version: QuestionsByVersion) -> tuple[str, str] | None:
+    """(chosen, rejected) from a correction, ordered by the pairwise label if any.
+
+    The pairwise question compares A (the answer) with B (the corrected answer): "a"
+    prefers the original, "tie" yields no pair, "b" or no pairwise label the correction.
+    """
+    corrected = corrected_answer(item)
+    if not corrected:
+        return None
+    verdict = _pairwise_verdict(item, questions_by_version)
+    if verdict == "tie":
+        return None
+    if verdict == "a":
+        return item["answer"], corrected
+    return corrected, item["answer"]
+
+
+def last_user_turn(history: list[dict[str, Any]]) -> str:
+    for message in reversed(history):
+        if message.get("role") == "user":
+            return message.get("content") or ""
+    return ""
+
+
+def _chat(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+    # Tool results need the tool call they answer, which is not logged: they are left out
+    # so that the chat stays valid for fine-tuning APIs.
+    return [
+        {"role": message["role"], "content": message.get("content") or ""}
+        for message in history
+        if message.get("role") in ("system", "user", "assistant")
+    ]
+
+
+def _contexts(contexts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for context in contexts or []:
+        if not isinstance(context, dict):
+            continue
+        score = context.get("score")
+        rows.append(
+            {
+                "id": _text_or_none(context.get("id")),
+                "title": _text_or_none(context.get("title")),
+                "url": _text_or_none(context.get("url")),
+                "text": str(context.get("text") or ""),
+                "score": float(score) if isinstance(score, int | float) else None,
+            }
+        )
+    return rows
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def raw_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOptions) -> Row:
+    annotations = item.get("annotations") or []
+    answered = _answers_by_question(_human(annotations), questions_by_version)
+    return {
+        "conversation_id": item["conversation_id"],
+        "message_id": item["message_id"],
+        "created_at": item.get("created_at"),
+        "tags": list(item.get("tags") or []),
+        "end_user": item.get("end_user") or "",
+        "history": [
+            {"role": message["role"], "content": message.get("content") or ""}
+            for message in item.get("history") or []
+        ],
+        "answer": item.get("answer") or "",
+        "contexts": _contexts(item.get("contexts") or []),
+        "model": item.get("model") or "",
+        "prompt_name": item.get("prompt_name") or "",
+        "prompt_version": item.get("prompt_version") or "",
+        "latency_ms": item.get("latency_ms"),
+        "feedback": feedback_summary(item.get("feedback") or []),
+        "votes": [
+            {
+                "user": vote.get("user") or "",
+                "rating": vote.get("rating") or "",
+                "reasons": list(vote.get("reasons") or []),
+                "comment": vote.get("comment") or "",
+                "source": vote.get("source") or "",
+                "created_at": vote.get("created_at"),
+            }
+            for vote in item.get("feedback") or []
+        ],
+        "annotations": [
+            {
+                "annotator": annotation.get("annotator") or "",
+                "source": annotation.get("source") or "",
+                "rubric_version": annotation.get("rubric_version"),
+                "answers": annotation.get("answers") or {},
+                "corrected_answer": annotation.get("corrected_answer") or "",
+                "created_at": annotation.get("created_at"),
+                "updated_at": annotation.get("updated_at"),
+            }
+            for annotation in annotations
+        ],
+        "consensus": _consensus_of(answered),
+        "agreement": _agreement_of(answered),
+        # Adjudicated gold labels do not exist yet; the column keeps the schema stable.
+        "gold_label": None,
+        "corrected_answer": corrected_answer(item),
+    }
+
+
+def eval_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOptions) -> Row:
+    history = item.get("history") or []
+    return {
+        "conversation_id": item["conversation_id"],
+        "message_id": item["message_id"],
+        "user_input": last_user_turn(history),
+        "history": [
+            {"role": message["role"], "content": message.get("content") or ""}
+            for message in history
+        ],
+        "response": item.get("answer") or "",
+        "retrieved_contexts": [context["text"] for context in _contexts(item.get("contexts"))],
+        "reference": corrected_answer(item),
+        "labels": consensus(item.get("annotations") or [], questions_by_version),
+        "feedback": feedback_summary(item.get("feedback") or []),
+    }
+
+
+def sft_row(
+    item: Item, questions_by_version: QuestionsByVersion, options: RowOptions
+) -> Row | None:
+    answer = approved_answer(item, questions_by_version, options.sft_min_rating)
+    if answer is None:
+        return None
+    return {
+        "messages": [
+            *_chat(item.get("history") or []),
+            {"role": "assistant", "content": answer},
+        ]
+    }
+
+
+def preference_row(
+    item: Item, questions_by_version: QuestionsByVersion, options: RowOptions
+) -> Row | None:
+    pair = preference_pair(item, questions_by_version)
+    if pair is None:
+        return None
+    chosen, rejected = pair
+    prompt = _chat(item.get("history") or [])
+    if options.preference_format == "openai":
+        return {
+            "input": {"messages": prompt},
+            "preferred_output": [{"role": "assistant", "content": chosen}],
+            "non_preferred_output": [{"role": "assistant", "content": rejected}],
+        }
+    return {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+    }
+
+
+ROW_BUILDERS: dict[str, Callable[[Item, QuestionsByVersion, RowOptions], Row | None]] = {
+    "raw": raw_row,
+    "eval": eval_row,
+    "sft": sft_row,
+    "preference": preference_row,
+}
+
+
+def item_redact(item: Item) -> Item:
+    """A copy of the item with PII redacted in every free-text field."""
+
+    def answers(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: redact_pii(value) if isinstance(value, str) else value
+            for key, value in values.items()
+        }
+
+    return {
+        **item,
+        "history": [
+            {**message, "content": redact_pii(message.get("content") or "")}
+            for message in item.get("history") or []
+        ],
+        "answer": redact_pii(item.get("answer") or ""),
+        "contexts": [
+            {
+                **context,
+                "text": redact_pii(str(context.get("text") or "")),
+                "title": redact_pii(context["title"])
+                if context.get("title")
+                else context.get("title"),
+            }
+            if isinstance(context, dict)
+            else context
+            for context in item.get("contexts") or []
+        ],
+        "feedback": [
+            {**vote, "comment": redact_pii(vote.get("comment") or "")}
+            for vote in item.get("feedback") or []
+        ],
+        "annotations": [
+            {
+                **annotation,
+                "answers": answers(annotation.get("answers") or {}),
+                "corrected_answer": redact_pii(annotation.get("corrected_answer") or ""),
+            }
+            for annotation in item.get("annotations") or []
+        ],
+    }
+
+
+def rows_build(
+    items: Iterable[Item],
+    *,
+    kind: str,
+    questions_by_version: QuestionsByVersion,
+    options: RowOptions,
+    redact: bool = False,
+) -> Iterable[tuple[Item, Row]]:
+    """(item, row) for every item that yields a row of the kind."""
+    build = ROW_BUILDERS[kind]
+    if not isinstance(questions_by_version, RubricIndex):
+        questions_by_version = RubricIndex(questions_by_version)
+    for item in items:
+        source = item_redact(item) if redact else item
+        row = build(source, questions_by_version, options)
+        if row is not None:
+            yield item, row

@@ -1,0 +1,99 @@
+"""The fixed Arrow schema of each export kind (Parquet), and the column order of all.
+
+Nested data are real list and struct columns. The only JSON strings are the answer
+maps whose value types depend on the project's rubric (annotation answers, the
+consensus, eval labels, the gold label): a column's type cannot change between
+projects, so they are marked `json` in the field metadata and serialized.
+"""
+
+import pyarrow as pa
+
+from exports.rows import RowOptions, columns_for
+
+SCHEMA_VERSION = 1
+JSON = {b"json": b"true"}
+
+CHAT_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+CONTEXT = pa.struct(
+    [
+        ("id", pa.string()),
+        ("title", pa.string()),
+        ("url", pa.string()),
+        ("text", pa.string()),
+        ("score", pa.float64()),
+    ]
+)
+FEEDBACK = pa.struct(
+    [
+        ("up", pa.int64()),
+        ("down", pa.int64()),
+        ("reasons", pa.list_(pa.struct([("reason", pa.string()), ("count", pa.int64())]))),
+        ("comments", pa.list_(pa.string())),
+    ]
+)
+VOTE = pa.struct(
+    [
+        ("user", pa.string()),
+        ("rating", pa.string()),
+        ("reasons", pa.list_(pa.string())),
+        ("comment", pa.string()),
+        ("source", pa.string()),
+        ("created_at", pa.string()),
+    ]
+)
+ANNOTATION = pa.struct(
+    [
+        pa.field("annotator", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("rubric_version", pa.int64()),
+        pa.field("answers", pa.string(), metadata=JSON),
+        pa.field("corrected_answer", pa.string()),
+        pa.field("created_at", pa.string()),
+        pa.field("updated_at", pa.string()),
+    ]
+)
+
+_FIELDS: dict[str, pa.Field] = {
+    field.name: field
+    for field in [
+        pa.field("conversation_id", pa.string()),
+        pa.field("message_id", pa.string()),
+        pa.field("created_at", pa.string()),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("end_user", pa.string()),
+        pa.field("history", pa.list_(CHAT_MESSAGE)),
+        pa.field("answer", pa.string()),
+        pa.field("contexts", pa.list_(CONTEXT)),
+        pa.field("model", pa.string()),
+        pa.field("prompt_name", pa.string()),
+        pa.field("prompt_version", pa.string()),
+        pa.field("latency_ms", pa.int64()),
+        pa.field("feedback", FEEDBACK),
+        pa.field("votes", pa.list_(VOTE)),
+        pa.field("annotations", pa.list_(ANNOTATION)),
+        pa.field("consensus", pa.string(), metadata=JSON),
+        pa.field("agreement", pa.float64()),
+        pa.field("gold_label", pa.string(), metadata=JSON),
+        pa.field("corrected_answer", pa.string()),
+        pa.field("user_input", pa.string()),
+        pa.field("response", pa.string()),
+        pa.field("retrieved_contexts", pa.list_(pa.string())),
+        pa.field("reference", pa.string()),
+        pa.field("labels", pa.string(), metadata=JSON),
+        pa.field("messages", pa.list_(CHAT_MESSAGE)),
+        pa.field("prompt", pa.list_(CHAT_MESSAGE)),
+        pa.field("chosen", pa.list_(CHAT_MESSAGE)),
+        pa.field("rejected", pa.list_(CHAT_MESSAGE)),
+        pa.field("input", pa.struct([("messages", pa.list_(CHAT_MESSAGE))])),
+        pa.field("preferred_output", pa.list_(CHAT_MESSAGE)),
+        pa.field("non_preferred_output", pa.list_(CHAT_MESSAGE)),
+    ]
+}
+
+
+def schema_for(kind: str, options: RowOptions) -> pa.Schema:
+    """The Arrow schema of a kind's rows, columns in row order."""
+    return pa.schema(
+        [_FIELDS[name] for name in columns_for(kind, options)],
+        metadata={b"feedback_site.kind": kind.encode(), b"schema_version": b"1"},
+    )

@@ -1,0 +1,163 @@
+"""Writing one dataset export to files: the code behind the command and the job."""
+
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+
+from annotations.errors import InvalidInput
+from annotations.models import Project, Queue
+from exports.manifests import manifest_build, manifest_write
+from exports.options import ExportOptions
+from exports.rows import rows_build
+from exports.schemas import schema_for
+from exports.selectors import export_items, rubric_questions
+from exports.splits import split_for
+from exports.writers import EXTENSIONS, DatasetWriter, WrittenFile, writer_open
+
+ALL = "all"
+# Progress(items read, rows written so far).
+Progress = Callable[[int, int], None]
+
+
+class ExportPathError(Exception):
+    """The output path cannot be written; the message says why."""
+
+
+def export_paths(*, output: Path, options: ExportOptions) -> tuple[Path, dict[str, Path]]:
+    """(the directory holding data and manifest, {split name: data file})."""
+    extension = EXTENSIONS[options.file_format]
+    if options.split:
+        return output, {name: output / f"{name}.{extension}" for name, _ in options.split}
+    return output.parent, {ALL: output}
+
+
+def _prepare_directory(directory: Path, *, create: bool) -> bool:
+    """Make sure the directory exists; True when this call created it."""
+    if directory.is_dir():
+        return False
+    if directory.exists():
+        raise ExportPathError(f"{directory} exists and is not a directory")
+    if not create:
+        raise ExportPathError(f"the directory {directory} does not exist")
+    try:
+        directory.mkdir(parents=True)
+    except OSError as error:
+        raise ExportPathError(f"cannot create {directory}: {error.strerror or error}") from None
+    return True
+
+
+def export_queue_check(*, project: Project, options: ExportOptions) -> None:
+    queue_id = options.filters.get("queue")
+    if queue_id and not Queue.objects.filter(project=project, pk=queue_id).exists():
+        raise InvalidInput(
+            f"No queue {queue_id} in this project.", fields={"queue": ["unknown queue"]}
+        )
+
+
+def dataset_export(
+    *,
+    project: Project,
+    options: ExportOptions,
+    output: Path,
+    progress: Progress | None = None,
+    create_directories: bool = True,
+) -> dict[str, Any]:
+    """Write the export's data file(s) and manifest.json; returns the manifest.
+
+    Rows stream page by page into per-split writers that write temporary files; they
+    are renamed into place only when every row is written. On any error every
+    temporary file is removed (and the split directory, if this call created it).
+    """
+    export_queue_check(project=project, options=options)
+    output = Path(output)
+    directory, paths = export_paths(output=output, options=options)
+    if not options.split and output.is_dir():
+        raise ExportPathError(f"{output} is a directory; give a file name (or use --split)")
+    created = _prepare_directory(directory, create=create_directories or bool(options.split))
+    schema = schema_for(options.kind, options.row_options)
+    questions = rubric_questions(project=project)
+    writers: dict[str, DatasetWriter] = {}
+    rubric_versions: set[int] = set()
+    try:
+        for name, path in paths.items():
+            try:
+                writers[name] = writer_open(options.file_format, path, schema)
+            except OSError as error:
+                raise ExportPathError(
+                    f"cannot write in {path.parent}: {error.strerror or error}"
+                ) from None
+        items_read = 0
+        rows_written = 0
+        for page in export_items(project=project, filters=options.filters):
+            batches: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
+            for item, row in rows_build(
+                page,
+                kind=options.kind,
+                questions_by_version=questions,
+                options=options.row_options,
+                redact=options.redact_pii,
+            ):
+                name = (
+                    split_for(item["conversation_id"], options.seed, options.split)
+                    if options.split
+                    else ALL
+                )
+                batches[name].append(row)
+                rubric_versions.update(
+                    annotation["rubric_version"] for annotation in item["annotations"]
+                )
+            for name, rows in batches.items():
+                writers[name].write(rows)
+                rows_written += len(rows)
+            items_read += len(page)
+            if progress is not None:
+                progress(items_read, rows_written)
+        written: dict[str, WrittenFile] = {
+            name: writer.commit() for name, writer in writers.items()
+        }
+        manifest = manifest_build(
+            project=project.slug,
+            kind=options.kind,
+            file_format=options.file_format,
+            filters=options.filters,
+            options={
+                "redact_pii": options.redact_pii,
+                "preference_format": options.preference_format,
+                "sft_min_rating": options.sft_min_rating,
+            },
+            seed=options.seed if options.split else None,
+            split=options.split,
+            files=written,
+            rubric_versions=sorted(rubric_versions),
+            base=directory,
+            created_at=timezone.now(),
+        )
+        manifest_write(manifest, directory)
+        return manifest
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        if created:
+            # Only when empty: another export may have written there meanwhile.
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+
+
+class ThrottledProgress:
+    """Calls `report` at most once per `interval` seconds (and always for the last call)."""
+
+    def __init__(self, report: Progress, interval: float = 1.0) -> None:
+        self.report = report
+        self.interval = interval
+        self.last = 0.0
+
+    def __call__(self, items_read: int, rows_written: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            self.report(items_read, rows_written)

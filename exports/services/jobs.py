@@ -1,0 +1,137 @@
+"""Export jobs: creating one (queued for a worker) and running it."""
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from annotations.errors import InvalidInput
+from annotations.models import Project, ProjectKey
+from exports.models import ExportJob
+from exports.options import ExportOptions, export_options_clean
+from exports.selectors import export_count
+from exports.services.dataset import (
+    ThrottledProgress,
+    dataset_export,
+    export_paths,
+    export_queue_check,
+)
+from exports.writers import EXTENSIONS
+
+logger = logging.getLogger(__name__)
+
+ERROR_MAX_CHARS = 2000
+# Raised again so that the task retries; anything else is final.
+TRANSIENT_ERRORS = (OperationalError, ConnectionError)
+
+
+def export_job_directory(job: ExportJob) -> Path:
+    """Where a job's files go: MEDIA_ROOT/exports/<project slug>/<job id>/."""
+    return Path(settings.MEDIA_ROOT) / "exports" / job.project.slug / str(job.pk)
+
+
+@transaction.atomic
+def export_job_create(
+    *,
+    project: Project,
+    options: ExportOptions,
+    created_by: AbstractBaseUser | None = None,
+    created_by_key: ProjectKey | None = None,
+) -> ExportJob:
+    """Queue an export; a worker runs it once the transaction commits."""
+    from exports.tasks import run_export_job
+
+    export_queue_check(project=project, options=options)
+    job = ExportJob.objects.create(
+        project=project,
+        kind=options.kind,
+        file_format=options.file_format,
+        options=options.as_dict(),
+        created_by=created_by,
+        created_by_key=created_by_key,
+    )
+    transaction.on_commit(lambda: run_export_job.delay(job.pk))
+    return job
+
+
+def _update(job: ExportJob, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(job, name, value)
+    ExportJob.objects.filter(pk=job.pk).update(**fields)
+
+
+def export_job_run(*, job_id: int) -> ExportJob:
+    """Run a queued (or interrupted) export job; a job that succeeded is left as it is.
+
+    The data files replace any left by an interrupted attempt. On failure the error
+    is recorded, the job's directory is removed and the job lists no files; transient
+    database and connection errors are raised again for the task to retry.
+    """
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().select_related("project").get(pk=job_id)
+        if job.status == ExportJob.Status.SUCCEEDED:
+            return job
+        _update(
+            job,
+            status=ExportJob.Status.RUNNING,
+            started_at=timezone.now(),
+            finished_at=None,
+            error="",
+            files=[],
+            manifest=None,
+            row_counts={},
+            rows_read=0,
+            rows_written=0,
+        )
+    directory = export_job_directory(job)
+    try:
+        options, errors = export_options_clean(job.options)
+        if options is None:
+            raise InvalidInput("The export options are not valid.", fields=errors)
+        _update(job, rows_expected=export_count(project=job.project, filters=options.filters))
+        output = (
+            directory
+            if options.split
+            else directory / f"{options.kind}.{EXTENSIONS[options.file_format]}"
+        )
+        _, paths = export_paths(output=output, options=options)
+        manifest = dataset_export(
+            project=job.project,
+            options=options,
+            output=output,
+            progress=ThrottledProgress(
+                lambda read, written: _update(job, rows_read=read, rows_written=written)
+            ),
+        )
+    except Exception as error:
+        logger.exception("export job %s failed", job.pk)
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        _update(
+            job,
+            status=ExportJob.Status.FAILED,
+            error=message[:ERROR_MAX_CHARS],
+            files=[],
+            finished_at=timezone.now(),
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+        if isinstance(error, TRANSIENT_ERRORS):
+            raise
+        return job
+    media_root = Path(settings.MEDIA_ROOT)
+    _update(
+        job,
+        status=ExportJob.Status.SUCCEEDED,
+        directory=str(directory.relative_to(media_root)),
+        files=[str(path.relative_to(media_root)) for path in paths.values()],
+        manifest=manifest,
+        row_counts=manifest["rows"],
+        rows_read=job.rows_expected or manifest["rows_total"],
+        rows_written=manifest["rows_total"],
+        finished_at=timezone.now(),
+    )
+    return job

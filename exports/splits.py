@@ -1,0 +1,76 @@
+"""Deterministic dataset splits by conversation: pure functions.
+
+A conversation's split depends only on its id and the seed: the keyed BLAKE2b
+hash of the id is read as a number in [0, 1) and placed on the cumulative
+fractions. New data never moves an old conversation, and every message of a
+conversation lands in the same split.
+"""
+
+import hashlib
+import math
+import re
+
+Fractions = list[tuple[str, float]]
+
+SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+DEFAULT_SEED = "0"
+_SCALE = float(2**64)
+
+
+class SplitSpecError(ValueError):
+    """A --split value that cannot be used; the message says why."""
+
+
+def split_spec_parse(spec: str) -> Fractions:
+    """`train=0.8,validation=0.1,test=0.1` as [("train", 0.8), ...].
+
+    Names are unique identifiers, every fraction is above 0, and they add up to 1.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise SplitSpecError("give splits as name=fraction pairs, e.g. train=0.8,test=0.2")
+    fractions: Fractions = []
+    for part in spec.split(","):
+        name, equals, raw_fraction = part.strip().partition("=")
+        name = name.strip()
+        if not equals:
+            raise SplitSpecError(f"{part.strip()!r} is not name=fraction")
+        if not SPLIT_NAME.match(name):
+            raise SplitSpecError(
+                f"{name!r} is not a split name (letters, digits, _ and -, starting with a letter)"
+            )
+        if any(existing == name for existing, _ in fractions):
+            raise SplitSpecError(f"split {name!r} is named twice")
+        try:
+            fraction = float(raw_fraction)
+        except ValueError:
+            raise SplitSpecError(f"{raw_fraction.strip()!r} is not a number") from None
+        if not math.isfinite(fraction) or not 0 < fraction <= 1:
+            raise SplitSpecError(f"the fraction of {name!r} must be above 0 and at most 1")
+        fractions.append((name, fraction))
+    total = sum(fraction for _, fraction in fractions)
+    if abs(total - 1) > 1e-6:
+        raise SplitSpecError(f"the fractions add up to {total:g}, not 1")
+    return fractions
+
+
+def split_spec_format(fractions: Fractions) -> str:
+    return ",".join(f"{name}={fraction:g}" for name, fraction in fractions)
+
+
+def split_point(conversation_id: str, seed: str) -> float:
+    """The conversation's place in [0, 1) for this seed."""
+    key = hashlib.blake2b(str(seed).encode(), digest_size=32).digest()
+    digest = hashlib.blake2b(conversation_id.encode(), key=key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / _SCALE
+
+
+def split_for(conversation_id: str, seed: str, fractions: Fractions) -> str:
+    """The name of the split that the conversation belongs to."""
+    point = split_point(conversation_id, seed)
+    upper = 0.0
+    for name, fraction in fractions:
+        upper += fraction
+        if point < upper:
+            return name
+    # Rounding can leave the total a hair under 1: the last split takes the rest.
+    return fractions[-1][0]

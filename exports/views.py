@@ -1,0 +1,112 @@
+"""The project admins' Export page: start an export, follow its progress, download it."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from annotations.errors import Conflict, InvalidInput, NotFound
+from annotations.models import Membership, Project, Queue
+from annotations.views.access import project_for
+from exports.downloads import export_job_download
+from exports.models import ExportJob
+from exports.options import export_options_clean
+from exports.selectors import export_job_get, export_job_list
+from exports.services.jobs import export_job_create
+
+KIND_LABELS = [
+    ("raw", gettext_lazy("Raw: everything, one row per labeled answer")),
+    ("eval", gettext_lazy("RAG evaluation set (user_input, response, retrieved_contexts)")),
+    ("sft", gettext_lazy("Supervised fine-tuning (chat messages)")),
+    ("preference", gettext_lazy("Preference pairs (chosen / rejected)")),
+]
+FORMAT_LABELS = [("jsonl", "JSONL"), ("csv", "CSV"), ("parquet", "Parquet")]
+STATUS_LABELS = {
+    ExportJob.Status.QUEUED: gettext_lazy("Queued"),
+    ExportJob.Status.RUNNING: gettext_lazy("Running"),
+    ExportJob.Status.SUCCEEDED: gettext_lazy("Done"),
+    ExportJob.Status.FAILED: gettext_lazy("Failed"),
+}
+FORM_DEFAULTS: dict[str, Any] = {
+    "kind": "eval",
+    "format": "jsonl",
+    "since": "",
+    "until": "",
+    "queue": "",
+    "tags": "",
+    "model": "",
+    "prompt_name": "",
+    "prompt_version": "",
+    "rating": "",
+    "gold_only": "",
+    "limit": "",
+    "split": "",
+    "seed": "0",
+    "redact_pii": "",
+    "preference_format": "trl",
+    "sft_min_rating": "4",
+}
+
+
+def _jobs_context(project: Project) -> dict[str, Any]:
+    jobs = export_job_list(project=project)
+    for job in jobs:
+        job.status_label = STATUS_LABELS.get(job.status, job.status)
+    return {
+        "project": project,
+        "jobs": jobs,
+        "polling": any(not job.is_finished for job in jobs),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def export_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request, slug, role=Membership.Role.ADMIN)
+    form = dict(FORM_DEFAULTS)
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        form.update({key: request.POST.get(key, "").strip() for key in FORM_DEFAULTS})
+        options, errors = export_options_clean(form)
+        if options is not None:
+            try:
+                job = export_job_create(project=project, options=options, created_by=request.user)
+            except InvalidInput as error:
+                errors = {key: list(value) for key, value in error.fields.items()}
+            else:
+                messages.success(request, _("Export %(id)d queued.") % {"id": job.pk})
+                return redirect("export-page", slug=project.slug)
+        status = 400
+    context = {
+        **_jobs_context(project),
+        "form": form,
+        "errors": errors,
+        "kinds": KIND_LABELS,
+        "formats": FORMAT_LABELS,
+        "queues": Queue.objects.filter(project=project, is_archived=False).order_by("name"),
+    }
+    return render(request, "exports/page.html", context, status=status)
+
+
+@login_required
+@require_GET
+def export_jobs(request: HttpRequest, slug: str) -> HttpResponse:
+    """The job table alone, polled by htmx while a job is queued or running."""
+    project = project_for(request, slug, role=Membership.Role.ADMIN)
+    return render(request, "exports/_jobs.html", _jobs_context(project))
+
+
+@login_required
+@require_GET
+def export_download(request: HttpRequest, slug: str, job_id: int) -> HttpResponseBase:
+    project = project_for(request, slug, role=Membership.Role.ADMIN)
+    try:
+        return export_job_download(export_job_get(project=project, job_id=job_id))
+    except (NotFound, Conflict) as error:
+        raise Http404(error.message) from error

@@ -1,0 +1,149 @@
+"""The export API: start a job (202), follow it, download it; scoped to the key's project."""
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from exports.models import ExportJob
+from exports.services.jobs import export_job_run
+from tests.conftest import ApiClient
+from tests.exports.readers import read_rows
+from tests.factories import ProjectFactory
+
+
+@pytest.fixture
+def exports_api(labeled, make_api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return make_api(project=labeled.project)
+
+
+def test_post_queues_a_job_and_answers_202(
+    exports_api, labeled, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = exports_api.post(
+            "/api/v1/exports/",
+            {
+                "kind": "eval",
+                "format": "parquet",
+                "filters": {"tags": ["beta"], "since": "2020-01-01", "gold_only": True},
+                "split": {"train": 0.9, "test": 0.1},
+                "seed": 7,
+                "redact_pii": True,
+            },
+        )
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["status"], body["kind"], body["format"]) == ("queued", "eval", "parquet")
+    assert body["options"]["split"] == "train=0.9,test=0.1"
+    assert body["options"]["seed"] == "7"
+    assert body["options"]["tags"] == ["beta"]
+    assert body["download_url"] is None
+    assert len(callbacks) == 1
+    job = ExportJob.objects.get(pk=body["id"])
+    assert job.created_by_key is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "dpo", "format": "jsonl"}, "kind"),
+        ({"kind": "raw", "format": "xlsx"}, "format"),
+        ({"kind": "raw", "format": "jsonl", "split": "train=0.7"}, "split"),
+        ({"kind": "raw", "format": "jsonl", "filters": {"since": "soon"}}, "filters.since"),
+        ({"kind": "raw", "format": "jsonl", "filters": {"limit": 0}}, "filters.limit"),
+        ({"kind": "raw", "format": "jsonl", "filters": {"queue": 424242}}, "filters.queue"),
+        ({"kind": "raw", "format": "jsonl", "surprise": 1}, "surprise"),
+    ],
+)
+def test_invalid_requests_name_the_field(exports_api, body, field):
+    response = exports_api.post("/api/v1/exports/", body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert field in error["fields"]
+    assert not ExportJob.objects.exists()
+
+
+def test_get_shows_progress_and_the_manifest(exports_api, labeled):
+    job_id = exports_api.post("/api/v1/exports/", {"kind": "sft", "format": "jsonl"}).json()["id"]
+    export_job_run(job_id=job_id)
+
+    body = exports_api.get(f"/api/v1/exports/{job_id}/").json()
+
+    assert body["status"] == "succeeded"
+    assert body["rows"] == {"all": 4}
+    assert body["files"] == ["sft.jsonl"]
+    assert body["progress"] == {
+        "percent": 100,
+        "answers_read": 5,
+        "answers_expected": 5,
+        "rows_written": 4,
+    }
+    assert body["manifest"]["kind"] == "sft"
+    assert body["download_url"] == f"/api/v1/exports/{job_id}/download/"
+
+
+def test_download_streams_the_file(exports_api, tmp_path):
+    job_id = exports_api.post("/api/v1/exports/", {"kind": "sft", "format": "jsonl"}).json()["id"]
+    export_job_run(job_id=job_id)
+
+    response = exports_api.get(f"/api/v1/exports/{job_id}/download/")
+
+    assert response.status_code == 200
+    assert "sft.jsonl" in response["Content-Disposition"]
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 4
+    assert json.loads(lines[0])["messages"][-1]["role"] == "assistant"
+
+
+def test_download_of_a_split_is_a_zip_with_the_manifest(exports_api, tmp_path):
+    job_id = exports_api.post(
+        "/api/v1/exports/", {"kind": "raw", "format": "csv", "split": "train=0.5,test=0.5"}
+    ).json()["id"]
+    export_job_run(job_id=job_id)
+
+    response = exports_api.get(f"/api/v1/exports/{job_id}/download/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert sorted(archive.namelist()) == ["manifest.json", "test.csv", "train.csv"]
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["rows_total"] == 5
+    extracted = tmp_path / "unzipped"
+    archive.extractall(extracted)
+    rows = read_rows(extracted / "train.csv", "csv", "raw") + read_rows(
+        extracted / "test.csv", "csv", "raw"
+    )
+    assert len(rows) == 5
+
+
+def test_download_before_the_job_finished_is_a_conflict(exports_api):
+    job_id = exports_api.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"}).json()["id"]
+
+    response = exports_api.get(f"/api/v1/exports/{job_id}/download/")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+
+
+def test_other_projects_jobs_are_not_found(exports_api, make_api):
+    job_id = exports_api.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"}).json()["id"]
+    other = make_api(project=ProjectFactory(slug="other"))
+
+    assert other.get(f"/api/v1/exports/{job_id}/").status_code == 404
+    assert other.get(f"/api/v1/exports/{job_id}/download/").status_code == 404
+    assert other.get("/api/v1/exports/999999/").json()["error"]["code"] == "not_found"
+
+
+def test_a_key_is_required(labeled):
+    anonymous = ApiClient(None)
+
+    response = anonymous.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"})
+
+    assert response.status_code in (401, 403)

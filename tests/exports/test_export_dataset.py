@@ -1,0 +1,448 @@
+"""The export_dataset command: every kind in every format, filters, splits, redaction."""
+
+import hashlib
+import json
+from io import StringIO
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from exports.rows import RowOptions
+from exports.selectors import export_items
+from tests.exports.conftest import CORRECTED, PAIRWISE_CORRECTION, SYSTEM
+from tests.exports.readers import read_rows
+from tests.factories import ConversationFactory, FeedbackFactory, MessageFactory
+
+FORMATS = ("jsonl", "csv", "parquet")
+KINDS = ("raw", "eval", "sft", "preference")
+
+
+def export(tmp_path, kind, file_format="jsonl", name=None, *args):
+    output = tmp_path / (name or f"{kind}.{file_format}")
+    call_command(
+        "export_dataset",
+        "--project=export-demo",
+        f"--kind={kind}",
+        f"--format={file_format}",
+        f"--output={output}",
+        "--quiet",
+        *args,
+    )
+    return output
+
+
+EXPECTED = {
+    "raw": [
+        ("c1", "m3", "", {"correctness": 4.5, "groundedness": 4.0, "helpfulness": 4.5}),
+        (
+            "c2",
+            "m2",
+            CORRECTED,
+            {
+                "correctness": 2.0,
+                "groundedness": 1.0,
+                "helpfulness": 2.0,
+                "errors": ["hallucination"],
+            },
+        ),
+        ("c3", "m2", "", {}),
+        ("c4", "m2", "", {}),
+        (
+            "c5",
+            "m2",
+            PAIRWISE_CORRECTION,
+            {"correctness": 4.0, "groundedness": 4.0, "helpfulness": 4.0, "preference": "a"},
+        ),
+    ],
+    "eval": [
+        (
+            "Celery 워커가 작업을 안 가져가요.",
+            "브로커 URL을 확인하세요: `CELERY_BROKER_URL`.",
+            ["Celery requires a message broker."],
+            "",
+        ),
+        (
+            "How do I retry a task? Call me at 010-1234-5678.",
+            "Set retry=True in settings.",
+            ["Tasks can retry with autoretry_for."],
+            CORRECTED,
+        ),
+        ("hi", "Hello! How can I help?", [], ""),
+        ("What is 2+2?", "5", [], ""),
+        ("Explain acks_late.", "A long, right answer.", ["Start a worker."], PAIRWISE_CORRECTION),
+    ],
+    "sft": [
+        [
+            ("system", SYSTEM),
+            ("user", "Celery 워커가 작업을 안 가져가요."),
+            ("assistant", "브로커 URL을 확인하세요: `CELERY_BROKER_URL`."),
+        ],
+        [("user", "How do I retry a task? Call me at 010-1234-5678."), ("assistant", CORRECTED)],
+        [("user", "hi"), ("assistant", "Hello! How can I help?")],
+        # The pairwise label prefers the original, which reviewers rated 4: it stays.
+        [("user", "Explain acks_late."), ("assistant", "A long, right answer.")],
+    ],
+    "preference": [
+        (
+            "How do I retry a task? Call me at 010-1234-5678.",
+            CORRECTED,
+            "Set retry=True in settings.",
+        ),
+        ("Explain acks_late.", "A long, right answer.", PAIRWISE_CORRECTION),
+    ],
+}
+
+
+def project_rows(kind, rows):
+    if kind == "raw":
+        return [
+            (row["conversation_id"], row["message_id"], row["corrected_answer"], row["consensus"])
+            for row in rows
+        ]
+    if kind == "eval":
+        return [
+            (row["user_input"], row["response"], row["retrieved_contexts"], row["reference"])
+            for row in rows
+        ]
+    if kind == "sft":
+        return [[(m["role"], m["content"]) for m in row["messages"]] for row in rows]
+    return [
+        (row["prompt"][-1]["content"], row["chosen"][0]["content"], row["rejected"][0]["content"])
+        for row in rows
+    ]
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_in_each_format_holds_the_expected_rows(labeled, tmp_path, kind, file_format):
+    output = export(tmp_path, kind, file_format)
+
+    rows = read_rows(output, file_format, kind)
+
+    assert project_rows(kind, rows) == EXPECTED[kind]
+    # Every format carries the same rows as JSONL, nested values included.
+    reference = read_rows(export(tmp_path, kind, "jsonl", "reference.jsonl"), "jsonl", kind)
+    assert rows == reference
+
+
+def test_raw_rows_carry_votes_annotations_and_agreement(labeled, tmp_path):
+    rows = read_rows(export(tmp_path, "raw"), "jsonl", "raw")
+
+    first = rows[0]
+    assert first["history"] == [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "Celery 워커가 작업을 안 가져가요."},
+    ]
+    assert first["feedback"] == {"up": 1, "down": 0, "reasons": [], "comments": ["고마워요!"]}
+    assert [(a["annotator"], a["source"], a["rubric_version"]) for a in first["annotations"]] == [
+        ("alice", "human", 1),
+        ("bob", "human", 1),
+    ]
+    assert first["agreement"] == 0.6667
+    assert (first["model"], first["prompt_name"], first["prompt_version"]) == (
+        "gpt-4o-mini",
+        "devot-rag",
+        "3",
+    )
+    assert rows[3]["annotations"][0]["source"] == "model"
+    assert rows[3]["consensus"] == {}
+
+
+def test_openai_preference_format(labeled, tmp_path):
+    output = export(tmp_path, "preference", "jsonl", None, "--preference-format=openai")
+
+    rows = read_rows(output, "jsonl", "preference", RowOptions(preference_format="openai"))
+
+    assert rows[0] == {
+        "input": {
+            "messages": [
+                {"role": "user", "content": "How do I retry a task? Call me at 010-1234-5678."}
+            ]
+        },
+        "preferred_output": [{"role": "assistant", "content": CORRECTED}],
+        "non_preferred_output": [{"role": "assistant", "content": "Set retry=True in settings."}],
+    }
+
+
+def test_jsonl_keeps_korean_unescaped(labeled, tmp_path):
+    text = export(tmp_path, "eval").read_text("utf-8")
+
+    assert "워커가" in text
+    assert "\\u" not in text
+
+
+def test_manifest_describes_the_files(labeled, tmp_path):
+    output = export(tmp_path, "raw", "parquet", None, "--model=gpt-4o-mini")
+
+    manifest = json.loads((tmp_path / "manifest.json").read_text("utf-8"))
+
+    assert manifest["kind"] == "raw"
+    assert manifest["format"] == "parquet"
+    assert manifest["schema_version"] == 1
+    assert manifest["filters"] == {"model": "gpt-4o-mini"}
+    assert manifest["rows"] == {"all": 4}
+    assert manifest["rubric_versions"] == [1, 2]
+    [entry] = manifest["files"]
+    assert entry["path"] == "raw.parquet"
+    assert entry["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert entry["bytes"] == output.stat().st_size
+
+
+def test_pandas_and_pyarrow_read_every_format(labeled, tmp_path):
+    frames = {
+        "jsonl": pd.read_json(export(tmp_path, "eval", "jsonl"), lines=True),
+        "csv": pd.read_csv(export(tmp_path, "eval", "csv"), keep_default_na=False),
+        "parquet": pd.read_parquet(export(tmp_path, "eval", "parquet")),
+    }
+
+    for frame in frames.values():
+        assert list(frame.columns) == [
+            "conversation_id",
+            "message_id",
+            "user_input",
+            "history",
+            "response",
+            "retrieved_contexts",
+            "reference",
+            "labels",
+            "feedback",
+        ]
+        assert frame["user_input"].tolist()[0] == "Celery 워커가 작업을 안 가져가요."
+        assert frame["reference"].tolist()[1] == CORRECTED
+    table = pq.read_table(tmp_path / "eval.parquet")
+    assert table.schema.field("retrieved_contexts").type == pa.list_(pa.string())
+    assert table.column("feedback").to_pylist()[1]["down"] == 1
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_hugging_face_datasets_loads_the_files(labeled, tmp_path, file_format):
+    from datasets import load_dataset
+
+    sft = export(tmp_path, "sft", file_format)
+    preference = export(tmp_path, "preference", file_format)
+    loader = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}[file_format]
+
+    sft_set = load_dataset(
+        loader, data_files=str(sft), split="train", cache_dir=str(tmp_path / "hf")
+    )
+    pairs = load_dataset(
+        loader, data_files=str(preference), split="train", cache_dir=str(tmp_path / "hf")
+    )
+
+    assert sft_set.num_rows == 4
+    assert pairs.column_names == ["prompt", "chosen", "rejected"]
+    if file_format != "csv":
+        assert sft_set[0]["messages"][-1] == {
+            "role": "assistant",
+            "content": "브로커 URL을 확인하세요: `CELERY_BROKER_URL`.",
+        }
+        assert pairs[0]["chosen"] == [{"role": "assistant", "content": CORRECTED}]
+    else:
+        assert json.loads(sft_set[0]["messages"])[0] == {"role": "system", "content": SYSTEM}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "conversations"),
+    [
+        (["--tag=prod"], ["c2"]),
+        (["--model=gpt-4.1"], ["c2"]),
+        (["--prompt-name=devot-rag", "--prompt-version=3"], ["c1", "c3", "c4", "c5"]),
+        (["--rating=down"], ["c2", "c4"]),
+        (["--rating=up"], ["c1", "c3"]),
+        (["--gold-only"], ["c1", "c2", "c5"]),
+        (["--limit=2"], ["c1", "c2"]),
+        (["--since=2000-01-01", "--until=2999-12-31"], ["c1", "c2", "c3", "c4", "c5"]),
+        (["--since=2999-01-01"], []),
+    ],
+)
+def test_filters(labeled, tmp_path, arguments, conversations):
+    output = export(tmp_path, "raw", "jsonl", None, *arguments)
+
+    rows = read_rows(output, "jsonl", "raw")
+
+    assert [row["conversation_id"] for row in rows] == conversations
+
+
+def test_queue_filter(labeled, tmp_path):
+    output = export(tmp_path, "raw", "jsonl", None, f"--queue={labeled.queue.pk}")
+
+    assert [row["conversation_id"] for row in read_rows(output, "jsonl", "raw")] == [
+        "c1",
+        "c2",
+        "c3",
+        "c4",
+    ]
+
+
+def test_redact_pii_covers_history_labels_and_comments(labeled, tmp_path):
+    output = export(tmp_path, "raw", "jsonl", None, "--redact-pii")
+
+    second = read_rows(output, "jsonl", "raw")[1]
+
+    assert second["history"][0]["content"] == "How do I retry a task? Call me at [PHONE]."
+    assert second["annotations"][0]["answers"]["note"] == "mail [EMAIL]"
+    assert "010-1234-5678" not in output.read_text("utf-8")
+    assert "kim@example.com" not in output.read_text("utf-8")
+
+
+def _add_conversations(project, prefix, count):
+    for n in range(count):
+        conversation = ConversationFactory(project=project, external_id=f"{prefix}-{n}")
+        MessageFactory(conversation=conversation, project=project, role="user", position=0)
+        for position in (1, 3):
+            answer = MessageFactory(
+                conversation=conversation,
+                project=project,
+                external_id=f"a{position}",
+                position=position,
+            )
+            FeedbackFactory(message=answer, rating="up")
+
+
+def _split_members(directory):
+    members = {}
+    for split in ("train", "validation", "test"):
+        for row in read_rows(directory / f"{split}.jsonl", "jsonl", "raw"):
+            members.setdefault(row["conversation_id"], set()).add(split)
+    return members
+
+
+def test_split_keeps_conversations_whole_and_stays_stable_as_data_grows(labeled, tmp_path):
+    _add_conversations(labeled.project, "old", 60)
+    spec = "--split=train=0.6,validation=0.2,test=0.2"
+
+    before = _split_members(export(tmp_path, "raw", "jsonl", "v1", spec, "--seed=7"))
+    _add_conversations(labeled.project, "new", 30)
+    after = _split_members(export(tmp_path, "raw", "jsonl", "v2", spec, "--seed=7"))
+
+    assert all(len(splits) == 1 for splits in after.values())
+    assert len(after) == len(before) + 30
+    assert all(after[conversation] == splits for conversation, splits in before.items())
+    manifest = json.loads((tmp_path / "v2" / "manifest.json").read_text("utf-8"))
+    assert sum(manifest["rows"].values()) == manifest["rows_total"] == 5 + 90 * 2
+    assert set(manifest["proportions"]) == {"train", "validation", "test"}
+    assert manifest["seed"] == "7"
+    assert sorted(entry["path"] for entry in manifest["files"]) == [
+        "test.jsonl",
+        "train.jsonl",
+        "validation.jsonl",
+    ]
+
+
+def test_another_seed_gives_another_split(labeled, tmp_path):
+    _add_conversations(labeled.project, "s", 40)
+    spec = "--split=train=0.5,test=0.5"
+
+    one = _split_members_two(export(tmp_path, "raw", "jsonl", "a", spec, "--seed=1"))
+    two = _split_members_two(export(tmp_path, "raw", "jsonl", "b", spec, "--seed=2"))
+
+    assert one != two
+
+
+def _split_members_two(directory):
+    return {
+        row["conversation_id"]: split
+        for split in ("train", "test")
+        for row in read_rows(directory / f"{split}.jsonl", "jsonl", "raw")
+    }
+
+
+def test_reading_costs_a_fixed_number_of_queries_per_page(labeled):
+    """No query per answer: the count depends on the number of pages only."""
+    _add_conversations(labeled.project, "q", 10)
+
+    with CaptureQueriesContext(connection) as small_pages:
+        pages = list(export_items(project=labeled.project, filters={}, page_size=5))
+    with CaptureQueriesContext(connection) as one_page:
+        list(export_items(project=labeled.project, filters={}, page_size=1000))
+
+    def selects(captured):
+        # On PostgreSQL the answers query runs as DECLARE ... CURSOR FOR SELECT.
+        return [query for query in captured if "SELECT" in query["sql"]]
+
+    assert sum(len(page) for page in pages) == 25
+    assert len(pages) == 5
+    # One query for the answers, three per page (histories, votes, labels).
+    assert len(selects(small_pages)) == 1 + 5 * 3
+    assert len(selects(one_page)) == 1 + 3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--project=nope", "--kind=raw", "--format=jsonl"], "No project with the slug 'nope'"),
+        (["--project=export-demo", "--kind=raw", "--format=jsonl", "--split=train=0.9"], "--split"),
+        (["--project=export-demo", "--kind=raw", "--format=jsonl", "--since=yesterday"], "--since"),
+        (["--project=export-demo", "--kind=raw", "--format=jsonl", "--limit=0"], "--limit"),
+        (["--project=export-demo", "--kind=raw", "--format=jsonl", "--queue=999999"], "No queue"),
+        (
+            ["--project=export-demo", "--kind=sft", "--format=jsonl", "--sft-min-rating=high"],
+            "--sft-min-rating",
+        ),
+    ],
+)
+def test_bad_arguments_fail_with_a_clear_message(labeled, tmp_path, arguments, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("export_dataset", *arguments, f"--output={tmp_path / 'out.jsonl'}")
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_kind_or_format_is_refused(labeled, tmp_path):
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command(
+            "export_dataset",
+            "--project=export-demo",
+            "--kind=dpo",
+            "--format=jsonl",
+            f"--output={tmp_path / 'x'}",
+        )
+
+
+@pytest.mark.parametrize("where", ["missing/dir/out.jsonl", "a-file/out.jsonl", "."])
+def test_unwritable_paths_fail_without_leaving_files(labeled, tmp_path, where):
+    (tmp_path / "a-file").write_text("not a directory")
+
+    with pytest.raises(CommandError, match="Cannot write the export"):
+        export(tmp_path, "raw", "jsonl", where)
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_a_failure_midway_leaves_no_partial_file_and_keeps_the_old_one(
+    labeled, tmp_path, monkeypatch
+):
+    output = export(tmp_path, "raw", "jsonl")
+    old = output.read_bytes()
+
+    def explode(self, rows):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("exports.writers.JsonlWriter._write", explode)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export(tmp_path, "raw", "jsonl")
+    with pytest.raises(RuntimeError, match="disk full"):
+        export(tmp_path, "raw", "jsonl", "split-dir", "--split=train=0.5,test=0.5")
+
+    assert output.read_bytes() == old
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["manifest.json", "raw.jsonl"]
+
+
+def test_summary_is_printed_unless_quiet(labeled, tmp_path):
+    out = StringIO()
+    call_command(
+        "export_dataset",
+        "--project=export-demo",
+        "--kind=sft",
+        "--format=jsonl",
+        f"--output={tmp_path / 'sft.jsonl'}",
+        stdout=out,
+        stderr=StringIO(),
+    )
+
+    assert out.getvalue() == f"Wrote 4 sft rows (all 4) to {tmp_path / 'sft.jsonl'}.\n"

@@ -1,0 +1,223 @@
+"""Export jobs: created queued, run once, failures recorded, and a real worker on Redis."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from exports.models import ExportJob
+from exports.options import export_options_clean
+from exports.services.jobs import export_job_create, export_job_run
+from exports.tasks import run_export_job
+from feedback_site.celery import app as celery_app
+from tests.conftest import redis_reachable, redis_url, require
+from tests.exports.conftest import build_labeled_project
+from tests.exports.readers import read_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def options(kind="sft", file_format="jsonl", **raw):
+    cleaned, errors = export_options_clean({"kind": kind, "format": file_format, **raw})
+    assert errors == {}
+    return cleaned
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def test_create_queues_the_job_and_enqueues_it_after_commit(
+    labeled, media, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        job = export_job_create(project=labeled.project, options=options(model="gpt-4.1"))
+
+    assert len(callbacks) == 1
+    assert (job.status, job.kind, job.file_format) == ("queued", "sft", "jsonl")
+    assert job.options["model"] == "gpt-4.1"
+
+
+def test_run_writes_the_files_and_the_manifest(labeled, media):
+    job = ExportJob.objects.create(
+        project=labeled.project, kind="sft", file_format="jsonl", options=options().as_dict()
+    )
+
+    export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.SUCCEEDED
+    assert job.files == [f"exports/export-demo/{job.pk}/sft.jsonl"]
+    assert job.row_counts == {"all": 4}
+    assert (job.rows_expected, job.rows_read, job.rows_written) == (5, 5, 4)
+    assert job.progress_percent == 100
+    assert len(read_rows(media / job.files[0], "jsonl", "sft")) == 4
+    manifest = json.loads((media / job.directory / "manifest.json").read_text("utf-8"))
+    assert manifest == job.manifest
+    assert job.started_at <= job.finished_at
+
+
+def test_a_succeeded_job_is_not_run_again(labeled, media):
+    job = ExportJob.objects.create(
+        project=labeled.project, kind="sft", file_format="jsonl", options=options().as_dict()
+    )
+    export_job_run(job_id=job.pk)
+    finished_at = ExportJob.objects.get(pk=job.pk).finished_at
+
+    export_job_run(job_id=job.pk)
+
+    assert ExportJob.objects.get(pk=job.pk).finished_at == finished_at
+
+
+def test_an_interrupted_job_runs_again_from_the_start(labeled, media):
+    job = ExportJob.objects.create(
+        project=labeled.project,
+        kind="raw",
+        file_format="csv",
+        options=options("raw", "csv", split="train=0.5,test=0.5").as_dict(),
+        status=ExportJob.Status.RUNNING,
+        rows_read=3,
+    )
+
+    export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.SUCCEEDED
+    assert sorted(Path(name).name for name in job.files) == ["test.csv", "train.csv"]
+    assert sum(job.row_counts.values()) == 5
+
+
+def test_a_failure_records_the_error_and_leaves_no_files(labeled, media, monkeypatch):
+    job = ExportJob.objects.create(
+        project=labeled.project,
+        kind="raw",
+        file_format="parquet",
+        options=options("raw", "parquet").as_dict(),
+    )
+
+    def explode(self):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("exports.writers.ParquetWriter._flush", explode)
+    job = export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED
+    assert job.error == "No space left on device"
+    assert job.files == []
+    assert job.finished_at is not None
+    assert not (media / "exports" / "export-demo" / str(job.pk)).exists()
+
+
+def test_options_that_no_longer_validate_fail_the_job(labeled, media):
+    job = ExportJob.objects.create(
+        project=labeled.project,
+        kind="raw",
+        file_format="jsonl",
+        options={"kind": "raw", "format": "jsonl", "queue": 987654},
+    )
+
+    export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", "No queue 987654 in this project.")
+
+
+def _database_url() -> str:
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or ""
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return (
+        f"postgres://{auth}{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}"
+        f"/{settings['NAME']}"
+    )
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    broker = redis_url()
+    require(redis_reachable(broker), f"Redis is not reachable at {broker}")
+    queue = f"test-exports-{os.getpid()}-{time.time_ns()}"
+    media = tmp_path / "media"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker,
+        "MEDIA_ROOT": str(media),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "worker-test-secret-" + "x" * 40,
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "feedback_site",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield queue, media
+    finally:
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+        print(output[-4000:])
+
+
+@pytest.mark.worker
+def test_real_worker_runs_an_export_job_from_redis(celery_worker):
+    queue, media = celery_worker
+    labeled = build_labeled_project(slug="export-worker")
+    job = ExportJob.objects.create(
+        project=labeled.project,
+        kind="eval",
+        file_format="parquet",
+        options=options("eval", "parquet", split="train=0.5,test=0.5").as_dict(),
+    )
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        with celery_app.connection_for_write(redis_url()) as conn:
+            run_export_job.apply_async(args=[job.pk], queue=queue, connection=conn)
+    finally:
+        celery_app.conf.task_always_eager = eager
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.is_finished:
+            break
+        time.sleep(0.25)
+
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    assert sum(job.row_counts.values()) == 5
+    rows = [row for name in job.files for row in read_rows(media / name, "parquet", "eval")]
+    assert sorted(row["conversation_id"] for row in rows) == ["c1", "c2", "c3", "c4", "c5"]
+    assert (media / job.directory / "manifest.json").is_file()

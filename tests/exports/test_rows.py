@@ -1,0 +1,258 @@
+"""Row builders and consensus over plain dicts (no database)."""
+
+from annotations.rubrics import default_rag_questions
+from exports.rows import (
+    RAW_COLUMNS,
+    RowOptions,
+    agreement,
+    approved_answer,
+    consensus,
+    eval_row,
+    item_redact,
+    preference_row,
+    raw_row,
+    sft_row,
+)
+
+QUESTIONS = {
+    1: default_rag_questions(),
+    2: [
+        *default_rag_questions(),
+        {"key": "preference", "type": "pairwise", "label": {"en": "Better?"}},
+        {"key": "safe", "type": "boolean", "label": {"en": "Safe?"}},
+        {
+            "key": "topic",
+            "type": "single_choice",
+            "label": {"en": "Topic"},
+            "options": [{"value": "celery"}, {"value": "django"}],
+        },
+    ],
+}
+
+
+def label(annotator, answers, version=1, source="human", corrected="", updated="2026-01-01"):
+    return {
+        "annotator": annotator,
+        "source": source,
+        "rubric_version": version,
+        "answers": answers,
+        "corrected_answer": corrected,
+        "created_at": updated,
+        "updated_at": updated,
+    }
+
+
+def item(**overrides):
+    base = {
+        "conversation_id": "c1",
+        "message_id": "m3",
+        "created_at": "2026-11-25T10:00:00+00:00",
+        "tags": ["beta"],
+        "end_user": "u-42",
+        "history": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "첫 질문"},
+            {"role": "assistant", "content": "첫 답"},
+            {"role": "tool", "content": "{}"},
+            {"role": "user", "content": "Celery 워커가 안 돌아요"},
+        ],
+        "answer": "브로커를 확인하세요.",
+        "contexts": [{"id": "doc-1", "text": "Celery needs a broker.", "score": 0.9, "x": 1}],
+        "model": "gpt-4o-mini",
+        "prompt_name": "devot-rag",
+        "prompt_version": "3",
+        "latency_ms": 120,
+        "feedback": [],
+        "annotations": [],
+    }
+    base.update(overrides)
+    return base
+
+
+def test_consensus_is_the_mean_of_ratings_and_the_majority_of_choices():
+    labels = [
+        label(
+            "a", {"correctness": 5, "errors": ["incomplete"], "safe": True, "topic": "celery"}, 2
+        ),
+        label("b", {"correctness": 4, "errors": ["incomplete", "tone"], "safe": True}, 2),
+        label("c", {"correctness": 2, "errors": [], "safe": False, "topic": "django"}, 2),
+        label("judge", {"correctness": 1}, 2, source="model"),
+    ]
+
+    assert consensus(labels, QUESTIONS) == {
+        "correctness": 3.6667,
+        "errors": ["incomplete"],
+        "safe": True,
+        "topic": None,
+    }
+
+
+def test_consensus_leaves_out_text_and_unknown_questions():
+    labels = [label("a", {"note": "hm", "corrected_answer": "x", "gone": 3, "helpfulness": 3})]
+
+    assert consensus(labels, QUESTIONS) == {"helpfulness": 3.0}
+
+
+def test_agreement_is_the_share_agreeing_with_the_most_common_answer():
+    labels = [label("a", {"correctness": 5}), label("b", {"correctness": 5})]
+    labels.append(label("c", {"correctness": 3}))
+
+    assert agreement(labels, QUESTIONS) == 0.6667
+    assert agreement(labels[:1], QUESTIONS) is None
+
+
+def test_raw_row_has_every_column_in_order():
+    row = raw_row(
+        item(
+            feedback=[
+                {"user": "u1", "rating": "down", "reasons": ["incorrect"], "comment": "no"},
+                {"user": "u2", "rating": "down", "reasons": ["incorrect", "slow"], "comment": ""},
+            ],
+            annotations=[label("alice", {"correctness": 2}, corrected="고친 답")],
+        ),
+        QUESTIONS,
+        RowOptions(),
+    )
+
+    assert tuple(row) == RAW_COLUMNS
+    assert row["feedback"] == {
+        "up": 0,
+        "down": 2,
+        "reasons": [{"reason": "incorrect", "count": 2}, {"reason": "slow", "count": 1}],
+        "comments": ["no"],
+    }
+    assert row["contexts"] == [
+        {"id": "doc-1", "title": None, "url": None, "text": "Celery needs a broker.", "score": 0.9}
+    ]
+    assert row["consensus"] == {"correctness": 2.0}
+    assert row["corrected_answer"] == "고친 답"
+    assert row["gold_label"] is None
+
+
+def test_eval_row_uses_the_names_evaluation_tools_read():
+    row = eval_row(
+        item(annotations=[label("a", {"correctness": 4}, corrected="더 나은 답")]),
+        QUESTIONS,
+        RowOptions(),
+    )
+
+    assert row["user_input"] == "Celery 워커가 안 돌아요"
+    assert row["response"] == "브로커를 확인하세요."
+    assert row["retrieved_contexts"] == ["Celery needs a broker."]
+    assert row["reference"] == "더 나은 답"
+    assert row["labels"] == {"correctness": 4.0}
+    assert len(row["history"]) == 5
+
+
+def test_sft_row_ends_with_an_approved_answer_and_drops_tool_turns():
+    good = item(annotations=[label("a", {"correctness": 5, "groundedness": 4, "helpfulness": 4})])
+
+    row = sft_row(good, QUESTIONS, RowOptions())
+
+    assert row == {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "첫 질문"},
+            {"role": "assistant", "content": "첫 답"},
+            {"role": "user", "content": "Celery 워커가 안 돌아요"},
+            {"role": "assistant", "content": "브로커를 확인하세요."},
+        ]
+    }
+
+
+def test_sft_never_uses_an_answer_rated_below_the_bar():
+    rated_low = item(
+        annotations=[label("a", {"correctness": 3, "helpfulness": 5})],
+        feedback=[{"user": "u1", "rating": "up"}],
+    )
+
+    assert sft_row(rated_low, QUESTIONS, RowOptions()) is None
+    assert sft_row(rated_low, QUESTIONS, RowOptions(sft_min_rating=3)) is not None
+
+
+def test_sft_takes_thumbs_up_without_labels_but_not_a_split_vote():
+    up = item(feedback=[{"user": "u1", "rating": "up"}])
+    split_vote = item(feedback=[{"user": "u1", "rating": "up"}, {"user": "u2", "rating": "down"}])
+
+    assert approved_answer(up, QUESTIONS, 4) == "브로커를 확인하세요."
+    assert approved_answer(split_vote, QUESTIONS, 4) is None
+
+
+def test_sft_prefers_the_corrected_answer():
+    corrected = item(annotations=[label("a", {"correctness": 1}, corrected="Fixed.")])
+
+    assert sft_row(corrected, QUESTIONS, RowOptions())["messages"][-1] == {
+        "role": "assistant",
+        "content": "Fixed.",
+    }
+
+
+def test_preference_pairs_the_correction_with_the_original():
+    corrected = item(annotations=[label("a", {"correctness": 1}, corrected="Fixed.")])
+
+    row = preference_row(corrected, QUESTIONS, RowOptions())
+
+    assert row["chosen"] == [{"role": "assistant", "content": "Fixed."}]
+    assert row["rejected"] == [{"role": "assistant", "content": "브로커를 확인하세요."}]
+    assert row["prompt"][-1] == {"role": "user", "content": "Celery 워커가 안 돌아요"}
+
+
+def test_pairwise_label_orders_the_pair_and_a_tie_gives_none():
+    prefers_original = item(
+        annotations=[label("a", {"preference": "a"}, version=2, corrected="Shorter.")]
+    )
+    tie = item(annotations=[label("a", {"preference": "tie"}, version=2, corrected="Shorter.")])
+
+    row = preference_row(prefers_original, QUESTIONS, RowOptions())
+
+    assert row["chosen"][0]["content"] == "브로커를 확인하세요."
+    assert row["rejected"][0]["content"] == "Shorter."
+    assert preference_row(tie, QUESTIONS, RowOptions()) is None
+
+
+def test_openai_preference_shape():
+    corrected = item(annotations=[label("a", {}, corrected="Fixed.")])
+
+    row = preference_row(corrected, QUESTIONS, RowOptions(preference_format="openai"))
+
+    assert set(row) == {"input", "preferred_output", "non_preferred_output"}
+    assert row["input"]["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert row["preferred_output"] == [{"role": "assistant", "content": "Fixed."}]
+
+
+def test_no_preference_without_a_correction_and_none_from_a_model_correction():
+    model_fix = item(annotations=[label("judge", {}, source="model", corrected="Judge's.")])
+
+    assert preference_row(item(), QUESTIONS, RowOptions()) is None
+    assert preference_row(model_fix, QUESTIONS, RowOptions()) is None
+
+
+def test_latest_correction_wins():
+    two = item(
+        annotations=[
+            label("a", {}, corrected="Later.", updated="2026-02-01"),
+            label("b", {}, corrected="Earlier.", updated="2026-01-01"),
+        ]
+    )
+
+    assert raw_row(two, QUESTIONS, RowOptions())["corrected_answer"] == "Later."
+
+
+def test_item_redact_covers_every_text_field():
+    dirty = item(
+        history=[{"role": "user", "content": "제 번호는 010-1234-5678"}],
+        answer="메일 kim@example.com",
+        contexts=[{"title": "IP 10.0.0.1", "text": "카드 4111 1111 1111 1111"}],
+        feedback=[{"user": "u1", "rating": "down", "comment": "sk-abcdefghijklmnop1234"}],
+        annotations=[label("a", {"note": "010-9999-8888"}, corrected="900101-1234567")],
+    )
+
+    clean = item_redact(dirty)
+
+    assert clean["history"][0]["content"] == "제 번호는 [PHONE]"
+    assert clean["answer"] == "메일 [EMAIL]"
+    assert clean["contexts"][0] == {"title": "IP [IP]", "text": "카드 [CARD]"}
+    assert clean["feedback"][0]["comment"] == "[SECRET]"
+    assert clean["annotations"][0]["answers"] == {"note": "[PHONE]"}
+    assert clean["annotations"][0]["corrected_answer"] == "[RRN]"
+    assert dirty["answer"] == "메일 kim@example.com"
