@@ -6,8 +6,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from annotations.models import Project, ProjectKey
 from tests.factories import ProjectFactory, ProjectKeyFactory
