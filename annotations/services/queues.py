@@ -12,12 +12,13 @@ guarantee, one reviewer at a time.
 
 import datetime
 import random
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ from annotations.selectors import message_filter
 
 REFRESH_CHUNK = 5000
 CLAIM_ATTEMPTS = 20
+LOCKED_RETRY_SECONDS = 0.02
 
 
 def annotator_key_for(user: AbstractBaseUser) -> str:
@@ -197,12 +199,21 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
     )
     skip_locked = connection.features.has_select_for_update_skip_locked
     passed: list[int] = []
-    for _ in range(CLAIM_ATTEMPTS):
+    for attempt in range(CLAIM_ATTEMPTS):
         query = candidates.exclude(pk__in=passed) if passed else candidates
         if skip_locked:
             query = query.select_for_update(skip_locked=True, of=("self",))
         item = query.first()
         if item is None:
+            # Rows skipped because another reviewer's claim or submit holds them for a
+            # few milliseconds are not "nothing left": look again shortly.
+            if (
+                skip_locked
+                and attempt < CLAIM_ATTEMPTS - 1
+                and _has_locked_candidates(candidates, passed)
+            ):
+                time.sleep(LOCKED_RETRY_SECONDS)
+                continue
             return None
         item.queue = queue
         # Counted again under the row lock: a lease committed since the query started
@@ -229,6 +240,11 @@ def _check_assigned(*, queue: Queue, reviewer: AbstractBaseUser) -> None:
     ).exists():
         return
     raise Forbidden("This queue is assigned to other reviewers.")
+
+
+def _has_locked_candidates(candidates: QuerySet[QueueItem], passed: list[int]) -> bool:
+    query = candidates.exclude(pk__in=passed) if passed else candidates
+    return query.exists()
 
 
 @transaction.atomic
