@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from typing_extensions import TypedDict
 
 MAX_CONTEXTS = 100
 MAX_MESSAGES = 10_000
@@ -58,16 +59,20 @@ class JsonValue(RootModel[Any]):
     """Any JSON document, parsed by the same parser as the payloads."""
 
 
-class ContextIn(BaseModel):
-    """A retrieved document shown to the model; unknown keys are kept as they are."""
+class ContextIn(TypedDict, total=False):
+    """A retrieved document shown to the model; unknown keys are kept as they are.
 
-    model_config = ConfigDict(extra="allow")
+    A TypedDict validates straight into the dict that is stored: thousands of
+    contexts per batch need no model objects.
+    """
 
-    id: Annotated[str, Field(max_length=255)] | None = None
-    title: Annotated[str, Field(max_length=1000)] | None = None
-    url: Annotated[str, Field(max_length=2048)] | None = None
-    text: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)] = ""
-    score: float | None = None
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
+    id: Annotated[str, Field(max_length=255)] | None
+    title: Annotated[str, Field(max_length=1000)] | None
+    url: Annotated[str, Field(max_length=2048)] | None
+    text: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)]
+    score: float | None
 
 
 class PromptIn(BaseModel):

@@ -192,7 +192,7 @@ def _ingest(*, project: Project, conversations: list[ConversationIn]) -> list[In
                     message.model or "",
                     prompt.name if prompt else "",
                     prompt.version if prompt else "",
-                    [context.model_dump(exclude_none=True) for context in message.contexts],
+                    message.contexts,
                     message.latency_ms,
                     message.usage,
                     message.metadata,
