@@ -2,82 +2,29 @@
 
 import datetime
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from annotations.models import DailyStats
 from annotations.services.stats import daily_stats_refresh
 from annotations.tasks import refresh_daily_stats
 from feedback_site.celery import app as celery_app
-from tests.conftest import redis_reachable, redis_url, require
+from tests.conftest import redis_url
 from tests.factories import FeedbackFactory, MessageFactory, ProjectFactory
+from tests.workers import celery_worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    user = settings.get("USER") or ""
-    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return (
-        f"postgres://{auth}{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}"
-        f"/{settings['NAME']}"
-    )
-
-
 @pytest.fixture
 def celery_worker(transactional_db: None) -> Iterator[str]:
-    broker = redis_url()
-    require(redis_reachable(broker), f"Redis is not reachable at {broker}")
     queue = f"test-{os.getpid()}-{time.time_ns()}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "worker-test-secret-" + "x" * 40,
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "feedback_site",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "-Q",
-            queue,
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with celery_worker_process(queue=queue):
         yield queue
-    finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
-        print(output[-4000:])
 
 
 def _labeled_project():

@@ -2,23 +2,21 @@
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from exports.models import ExportJob
 from exports.options import export_options_clean
 from exports.services.jobs import export_job_create, export_job_run
 from exports.tasks import run_export_job
 from feedback_site.celery import app as celery_app
-from tests.conftest import redis_reachable, redis_url, require
+from tests.conftest import redis_url
 from tests.exports.conftest import build_labeled_project
 from tests.exports.readers import read_rows
+from tests.workers import celery_worker_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,64 +129,12 @@ def test_options_that_no_longer_validate_fail_the_job(labeled, media):
     assert (job.status, job.error) == ("failed", "No queue 987654 in this project.")
 
 
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    user = settings.get("USER") or ""
-    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return (
-        f"postgres://{auth}{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}"
-        f"/{settings['NAME']}"
-    )
-
-
 @pytest.fixture
 def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    broker = redis_url()
-    require(redis_reachable(broker), f"Redis is not reachable at {broker}")
     queue = f"test-exports-{os.getpid()}-{time.time_ns()}"
     media = tmp_path / "media"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "MEDIA_ROOT": str(media),
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "worker-test-secret-" + "x" * 40,
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "feedback_site",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "-Q",
-            queue,
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with celery_worker_process(queue=queue, extra_env={"MEDIA_ROOT": str(media)}):
         yield queue, media
-    finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
-        print(output[-4000:])
 
 
 @pytest.mark.worker
