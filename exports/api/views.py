@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from pydantic import BaseModel, ConfigDict, Field
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -177,7 +178,21 @@ class ExportDetailApi(SecretKeyApiView):
         return Response(ExportJobSerializer(job).data)
 
 
+class AnyAcceptNegotiation(BaseContentNegotiation):
+    """A download is a file whatever the client accepts; errors still render as JSON."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
+
+
 class ExportDownloadApi(SecretKeyApiView):
+    content_negotiation_class = AnyAcceptNegotiation
+
     @extend_schema(
         operation_id="export_download",
         summary="Download an export's file (a zip of the split files and manifest)",

@@ -101,6 +101,18 @@ def test_download_streams_the_file(exports_api, tmp_path):
     assert json.loads(lines[0])["messages"][-1]["role"] == "assistant"
 
 
+def test_download_ignores_what_the_client_accepts(exports_api):
+    job_id = exports_api.post("/api/v1/exports/", {"kind": "sft", "format": "jsonl"}).json()["id"]
+    export_job_run(job_id=job_id)
+
+    response = exports_api.get(
+        f"/api/v1/exports/{job_id}/download/", headers={"Accept": "application/octet-stream"}
+    )
+
+    assert response.status_code == 200
+    assert len(b"".join(response.streaming_content).splitlines()) == 4
+
+
 def test_download_of_a_split_is_a_zip_with_the_manifest(exports_api, tmp_path):
     job_id = exports_api.post(
         "/api/v1/exports/", {"kind": "raw", "format": "csv", "split": "train=0.5,test=0.5"}
