@@ -113,12 +113,12 @@ class FixedWindowThrottle(BaseThrottle):
         window_start = int(now // window * window)
         self.retry_after = window_start + window - now
         key = f"throttle:{bucket}:{window_start}"
-        cache.add(key, 0, timeout=window + 1)
+        # One round trip in the common case: the window's counter already exists.
         try:
             count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=window + 1)
-            count = 1
+        except ValueError:
+            # First request of the window; another may create it at the same moment.
+            count = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
         return count <= limit
 
     def wait(self) -> float:

@@ -1,12 +1,12 @@
-from django.db import transaction
+import orjson
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.errors import InvalidInput
-from annotations.models import Feedback, Message, Project
+from annotations.models import Conversation, Feedback, Message, Project
 from annotations.selectors import message_get
 
 
-@transaction.atomic
 def feedback_submit(
     *,
     project: Project,
@@ -23,6 +23,44 @@ def feedback_submit(
     Returns the feedback and whether it was created (False when it replaced a vote).
     Raises NotFound for an unknown conversation or message of this project.
     """
+    if connection.vendor == "postgresql":
+        recorded = _feedback_upsert_postgresql(
+            project=project,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            end_user=end_user,
+            rating=rating,
+            reasons=reasons,
+            comment=comment,
+            source=source,
+        )
+        if recorded is not None:
+            return recorded
+        # Nothing written: find out why, to answer with the precise error below.
+    with transaction.atomic():
+        return _feedback_submit_orm(
+            project=project,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            end_user=end_user,
+            rating=rating,
+            reasons=reasons,
+            comment=comment,
+            source=source,
+        )
+
+
+def _feedback_submit_orm(
+    *,
+    project: Project,
+    conversation_id: str,
+    message_id: str,
+    end_user: str,
+    rating: str,
+    reasons: list[str],
+    comment: str,
+    source: str,
+) -> tuple[Feedback, bool]:
     message = message_get(project=project, conversation_id=conversation_id, message_id=message_id)
     if message.role != Message.Role.ASSISTANT:
         raise InvalidInput(
@@ -59,6 +97,77 @@ def feedback_submit(
         # The replaced row keeps the time of the first vote.
         feedback.created_at = first_voted_at
     return feedback, first_voted_at is None
+
+
+# The hot path of the widget: find the answer and insert or replace the vote in one
+# statement (the ORM path below takes five). xmax = 0 tells a fresh row from a replaced one.
+_UPSERT_SQL = """
+INSERT INTO annotations_feedback
+    (project_id, message_id, end_user, rating, reasons, comment, source, created_at, updated_at)
+SELECT %(project)s, m.id, %(end_user)s, %(rating)s, %(reasons)s::jsonb, %(comment)s,
+       %(source)s, %(now)s, %(now)s
+FROM annotations_message m
+JOIN annotations_conversation c ON c.id = m.conversation_id
+WHERE c.project_id = %(project)s AND c.external_id = %(conversation)s
+  AND m.external_id = %(message)s AND m.role = 'assistant'
+ON CONFLICT (message_id, end_user) DO UPDATE SET
+    rating = EXCLUDED.rating, reasons = EXCLUDED.reasons, comment = EXCLUDED.comment,
+    source = EXCLUDED.source, updated_at = EXCLUDED.updated_at
+RETURNING id, message_id, created_at, (xmax = 0) AS inserted
+"""
+
+
+def _feedback_upsert_postgresql(
+    *,
+    project: Project,
+    conversation_id: str,
+    message_id: str,
+    end_user: str,
+    rating: str,
+    reasons: list[str],
+    comment: str,
+    source: str,
+) -> tuple[Feedback, bool] | None:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPSERT_SQL,
+            {
+                "project": project.pk,
+                "conversation": conversation_id,
+                "message": message_id,
+                "end_user": end_user,
+                "rating": rating,
+                "reasons": orjson.dumps(reasons).decode(),
+                "comment": comment,
+                "source": source,
+                "now": now,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, message_pk, created_at, inserted = row
+    message = Message(
+        pk=message_pk,
+        project=project,
+        external_id=message_id,
+        role=Message.Role.ASSISTANT,
+        conversation=Conversation(project=project, external_id=conversation_id),
+    )
+    feedback = Feedback(
+        pk=pk,
+        project=project,
+        message=message,
+        end_user=end_user,
+        rating=rating,
+        reasons=reasons,
+        comment=comment,
+        source=source,
+        created_at=created_at,
+        updated_at=now,
+    )
+    return feedback, inserted
 
 
 @transaction.atomic
