@@ -263,3 +263,30 @@ def membership_role(*, user: AbstractBaseUser, project: Project) -> str | None:
 
 def claim_of(*, item: QueueItem, user: AbstractBaseUser) -> Claim | None:
     return Claim.objects.filter(item=item, reviewer=user).first()
+
+
+def membership_list(*, project: Project) -> list[Membership]:
+    """Members of the project with their users, by username."""
+    return list(
+        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    )
+
+
+def answer_sources(*, project: Project) -> dict[str, list[str]]:
+    """Known models, prompt names and versions, from the daily rollup (cheap), for pickers."""
+    buckets = (
+        DailyStats.objects.filter(project=project)
+        .order_by()
+        .values_list("model", "prompt_name", "prompt_version")
+        .distinct()
+    )
+    models, prompt_names, prompt_versions = set(), set(), set()
+    for model, prompt_name, prompt_version in buckets:
+        models.add(model)
+        prompt_names.add(prompt_name)
+        prompt_versions.add(prompt_version)
+    return {
+        "model": sorted(value for value in models if value),
+        "prompt_name": sorted(value for value in prompt_names if value),
+        "prompt_version": sorted(value for value in prompt_versions if value),
+    }

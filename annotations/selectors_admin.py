@@ -10,7 +10,6 @@ from django.db.models.functions import Coalesce, Substr
 
 from annotations.models import (
     Annotation,
-    DailyStats,
     Feedback,
     Membership,
     Message,
@@ -86,26 +85,6 @@ def answer_page(
     return rows, more
 
 
-def filter_suggestions(*, project: Project) -> dict[str, list[str]]:
-    """Known models, prompt names and prompt versions, from the daily rollup (cheap)."""
-    buckets = (
-        DailyStats.objects.filter(project=project)
-        .order_by()
-        .values_list("model", "prompt_name", "prompt_version")
-        .distinct()
-    )
-    models, prompt_names, prompt_versions = set(), set(), set()
-    for model, prompt_name, prompt_version in buckets:
-        models.add(model)
-        prompt_names.add(prompt_name)
-        prompt_versions.add(prompt_version)
-    return {
-        "model": sorted(value for value in models if value),
-        "prompt_name": sorted(value for value in prompt_names if value),
-        "prompt_version": sorted(value for value in prompt_versions if value),
-    }
-
-
 def rubric_list(*, project: Project) -> list[Rubric]:
     """Every rubric version of a project, newest first, with how many annotations use it."""
     return list(
@@ -113,12 +92,6 @@ def rubric_list(*, project: Project) -> list[Rubric]:
         .select_related("created_by")
         .annotate(annotation_count=Count("annotations"))
         .order_by("-version")
-    )
-
-
-def membership_list(*, project: Project) -> list[Membership]:
-    return list(
-        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
     )
 
 

@@ -6,9 +6,7 @@ from django.db.models import Count, Q, Sum
 from annotations.errors import NotFound
 from annotations.models import (
     Annotation,
-    DailyStats,
     Feedback,
-    Membership,
     Message,
     Project,
     Queue,
@@ -56,30 +54,6 @@ def queue_open_to(*, queue: Queue, user: AbstractBaseUser) -> bool:
         assigned=Count("pk"), mine=Count("pk", filter=Q(user_id=user.pk))
     )
     return counts["assigned"] == 0 or counts["mine"] > 0
-
-
-def project_members(*, project: Project) -> list[Membership]:
-    """Members of the project with their users, by username."""
-    return list(
-        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
-    )
-
-
-def answer_sources(*, project: Project) -> dict[str, list[str]]:
-    """Known models, prompt names and prompt versions, from the daily rollup (cheap)."""
-    rows = DailyStats.objects.filter(project=project).values_list(
-        "model", "prompt_name", "prompt_version"
-    )
-    models, prompt_names, prompt_versions = set(), set(), set()
-    for model, prompt_name, prompt_version in rows.distinct():
-        models.add(model)
-        prompt_names.add(prompt_name)
-        prompt_versions.add(prompt_version)
-    return {
-        "models": sorted(value for value in models if value),
-        "prompt_names": sorted(value for value in prompt_names if value),
-        "prompt_versions": sorted(value for value in prompt_versions if value),
-    }
 
 
 def feedback_for_message(*, message: Message) -> list[Feedback]:

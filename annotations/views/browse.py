@@ -16,8 +16,8 @@ from annotations.feedback_reasons import project_reasons
 from annotations.filters import FILTER_KEYS, queue_filters_clean
 from annotations.models import Annotation, Membership, Message
 from annotations.rubrics import text_of
-from annotations.selectors import annotations_for_conversation, conversation_get
-from annotations.selectors_admin import answer_page, filter_suggestions, rubric_questions
+from annotations.selectors import annotations_for_conversation, answer_sources, conversation_get
+from annotations.selectors_admin import answer_page, rubric_questions
 from annotations.views.access import project_for
 
 PAGE_SIZE = 50
@@ -119,7 +119,7 @@ def conversation_list(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "annotations/browse/_results.html", context)
-    context["suggestions"] = filter_suggestions(project=project)
+    context["suggestions"] = answer_sources(project=project)
     context["reasons"] = [
         {"slug": reason["slug"], "label": text_of(reason.get("label"), _language())}
         for reason in project_reasons(project)

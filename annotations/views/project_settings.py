@@ -24,10 +24,10 @@ from annotations.errors import InvalidInput
 from annotations.feedback_reasons import DEFAULT_REASONS
 from annotations.models import Membership, Project, ProjectKey
 from annotations.rubrics import QUESTION_TYPES, questions_validate, text_of
+from annotations.selectors import membership_list
 from annotations.selectors_admin import (
     admin_count,
     membership_get,
-    membership_list,
     project_key_get,
     project_key_list,
     rubric_list,

@@ -168,8 +168,8 @@ def queue_create(request: HttpRequest, slug: str) -> HttpResponse:
         "errors": errors,
         "orders": list(ORDER_LABELS.items()),
         "ratings": list(RATING_LABELS.items()),
-        "members": selectors_review.project_members(project=project),
-        "sources": selectors_review.answer_sources(project=project),
+        "members": selectors.membership_list(project=project),
+        "sources": selectors.answer_sources(project=project),
     }
     return render(request, "annotations/queues/create.html", context, status=status)
 
