@@ -37,6 +37,7 @@ def _write(
     time_spent_ms: int | None,
     queue_item_id: int | None,
     editor_name: str,
+    new: bool = False,
 ) -> tuple[Annotation, bool]:
     clean, errors = answers_validate(rubric.questions, answers)
     if errors:
@@ -44,7 +45,9 @@ def _write(
     corrected = corrected_answer_of(rubric.questions, clean)
     now = timezone.now()
     existing = (
-        Annotation.objects.select_for_update()
+        None
+        if new
+        else Annotation.objects.select_for_update()
         .select_related("rubric")
         .filter(message=message, annotator_key=annotator_key)
         .first()
@@ -118,14 +121,12 @@ def annotation_submit(
     if rubric is None:
         raise NotFound("This project has no rubric.")
     item = None
-    editing = Annotation.objects.filter(
-        message=message, annotator_key=annotator_key_for(reviewer)
-    ).exists()
-    # An edit of one's own labels takes no new slot, even on a completed item.
-    if queue_item_id is not None and not editing:
+    if queue_item_id is not None:
         item = queue_item_lock_for_submit(item_id=queue_item_id, reviewer=reviewer)
         if item.message_id != message.pk:
             raise InvalidInput("The queue item is for another message.")
+        if item.labeled:
+            item = None
     annotation, created = _write(
         message=message,
         rubric=rubric,
@@ -137,6 +138,8 @@ def annotation_submit(
         time_spent_ms=time_spent_ms,
         queue_item_id=queue_item_id,
         editor_name=reviewer.get_username(),
+        # The item lock found no labels of this reviewer on the answer.
+        new=item is not None,
     )
     if item is not None and created:
         queue_item_count_annotation(item=item, reviewer=reviewer)

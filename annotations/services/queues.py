@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Case, Count, Exists, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -169,6 +169,128 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
     A reviewer who already holds an unexpired lease in this queue gets that item back.
     A queue with assigned reviewers hands work only to them and to project admins.
     """
+    if connection.vendor == "postgresql":
+        return _claim_next_postgresql(queue=queue, reviewer=reviewer)
+    return _claim_next_portable(queue=queue, reviewer=reviewer)
+
+
+# The claim on PostgreSQL: one statement checks access, renews a lease the reviewer
+# already holds or locks the first open candidate (SKIP LOCKED), and a second one
+# writes the lease after counting the free slots again in a fresh snapshot, so a lease
+# committed by another reviewer while the first statement ran is seen.
+_ITEM_COLUMNS = (
+    "i.id, i.queue_id, i.message_id, i.sort_key, i.annotation_count, i.is_done, i.created_at"
+)
+
+_CANDIDATE_WHERE = """
+    i.queue_id = %(queue)s AND NOT i.is_done AND NOT (i.id = ANY(%(passed)s))
+    AND NOT EXISTS (
+        SELECT 1 FROM annotations_annotation a
+        WHERE a.message_id = i.message_id AND a.annotator_key = %(annotator_key)s)
+    AND NOT EXISTS (
+        SELECT 1 FROM annotations_skip s WHERE s.item_id = i.id AND s.reviewer_id = %(reviewer)s)
+    AND i.annotation_count + (
+        SELECT count(*) FROM annotations_claim c
+        WHERE c.item_id = i.id AND c.expires_at > %(now)s AND c.reviewer_id <> %(reviewer)s
+    ) < %(per_item)s
+"""
+
+# Built from the constant fragments above; every value is a query parameter.
+_CLAIM_SQL = f"""
+WITH access AS (
+    SELECT NOT EXISTS (SELECT 1 FROM annotations_queue_reviewers WHERE queue_id = %(queue)s)
+        OR EXISTS (
+            SELECT 1 FROM annotations_queue_reviewers
+            WHERE queue_id = %(queue)s AND user_id = %(reviewer)s)
+        OR %(superuser)s
+        OR EXISTS (
+            SELECT 1 FROM annotations_membership
+            WHERE project_id = %(project)s AND user_id = %(reviewer)s AND role = 'admin')
+        AS allowed
+), held AS (
+    UPDATE annotations_claim c SET expires_at = %(expires)s
+    FROM annotations_queueitem i
+    WHERE (SELECT allowed FROM access) AND c.item_id = i.id AND i.queue_id = %(queue)s
+      AND c.reviewer_id = %(reviewer)s AND c.expires_at > %(now)s AND NOT i.is_done
+    RETURNING c.item_id
+), candidate AS (
+    SELECT i.id FROM annotations_queueitem i
+    WHERE (SELECT allowed FROM access) AND NOT EXISTS (SELECT 1 FROM held) AND {_CANDIDATE_WHERE}
+    ORDER BY i.sort_key, i.id
+    LIMIT 1
+    FOR UPDATE OF i SKIP LOCKED
+)
+SELECT access.allowed, EXISTS (SELECT 1 FROM held), {_ITEM_COLUMNS}
+FROM access LEFT JOIN annotations_queueitem i
+  ON i.id = COALESCE((SELECT min(item_id) FROM held), (SELECT id FROM candidate))
+"""  # noqa: S608
+
+_LEASE_SQL = """
+INSERT INTO annotations_claim (item_id, reviewer_id, created_at, expires_at)
+SELECT %(item)s, %(reviewer)s, %(now)s, %(expires)s
+WHERE (SELECT annotation_count FROM annotations_queueitem WHERE id = %(item)s) + (
+    SELECT count(*) FROM annotations_claim c
+    WHERE c.item_id = %(item)s AND c.expires_at > %(now)s AND c.reviewer_id <> %(reviewer)s
+) < %(per_item)s
+ON CONFLICT (item_id, reviewer_id)
+DO UPDATE SET created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+RETURNING item_id
+"""
+
+_LOCKED_CANDIDATES_SQL = (
+    f"SELECT EXISTS (SELECT 1 FROM annotations_queueitem i WHERE {_CANDIDATE_WHERE})"  # noqa: S608
+)
+
+
+def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
+    now = timezone.now()
+    params: dict[str, Any] = {
+        "queue": queue.pk,
+        "project": queue.project_id,
+        "reviewer": reviewer.pk,
+        "superuser": bool(getattr(reviewer, "is_superuser", False)),
+        "annotator_key": annotator_key_for(reviewer),
+        "per_item": queue.annotations_per_item,
+        "now": now,
+        "expires": now + datetime.timedelta(minutes=queue.lease_minutes),
+        "passed": [],
+    }
+    with connection.cursor() as cursor:
+        for attempt in range(CLAIM_ATTEMPTS):
+            cursor.execute(_CLAIM_SQL, params)
+            allowed, held, *columns = cursor.fetchone()
+            if not allowed:
+                raise Forbidden("This queue is assigned to other reviewers.")
+            if columns[0] is None:
+                # Rows skipped because another reviewer's claim or submit holds them
+                # for a few milliseconds are not "nothing left": look again shortly.
+                if attempt < CLAIM_ATTEMPTS - 1:
+                    cursor.execute(_LOCKED_CANDIDATES_SQL, params)
+                    if cursor.fetchone()[0]:
+                        time.sleep(LOCKED_RETRY_SECONDS)
+                        continue
+                return None
+            if not held:
+                cursor.execute(_LEASE_SQL, {**params, "item": columns[0]})
+                if cursor.fetchone() is None:
+                    params["passed"].append(columns[0])
+                    continue
+            item_id, queue_id, message_id, sort_key, count, is_done, created_at = columns
+            item = QueueItem(
+                id=item_id,
+                queue_id=queue_id,
+                message_id=message_id,
+                sort_key=sort_key,
+                annotation_count=count,
+                is_done=is_done,
+                created_at=created_at,
+            )
+            item.queue = queue
+            return item
+    return None
+
+
+def _claim_next_portable(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
     _check_assigned(queue=queue, reviewer=reviewer)
     now = timezone.now()
     expires_at = now + datetime.timedelta(minutes=queue.lease_minutes)
@@ -197,27 +319,12 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
         .filter(annotation_count__lt=queue.annotations_per_item - F("held"))
         .order_by("sort_key", "id")
     )
-    skip_locked = connection.features.has_select_for_update_skip_locked
-    passed: list[int] = []
-    for attempt in range(CLAIM_ATTEMPTS):
-        query = candidates.exclude(pk__in=passed) if passed else candidates
-        if skip_locked:
-            query = query.select_for_update(skip_locked=True, of=("self",))
-        item = query.first()
+    # SQLite holds the database write lock for the whole transaction: one claim at a time.
+    for _ in range(CLAIM_ATTEMPTS):
+        item = candidates.first()
         if item is None:
-            # Rows skipped because another reviewer's claim or submit holds them for a
-            # few milliseconds are not "nothing left": look again shortly.
-            if (
-                skip_locked
-                and attempt < CLAIM_ATTEMPTS - 1
-                and _has_locked_candidates(candidates, passed)
-            ):
-                time.sleep(LOCKED_RETRY_SECONDS)
-                continue
             return None
         item.queue = queue
-        # Counted again under the row lock: a lease committed since the query started
-        # is visible now.
         if _free_slots(item, reviewer, now) > 0:
             # One statement that also replaces this reviewer's expired lease, if any.
             Claim.objects.bulk_create(
@@ -227,7 +334,7 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
                 update_fields=["created_at", "expires_at"],
             )
             return item
-        passed.append(item.pk)
+        candidates = candidates.exclude(pk=item.pk)
     return None
 
 
@@ -240,11 +347,6 @@ def _check_assigned(*, queue: Queue, reviewer: AbstractBaseUser) -> None:
     ).exists():
         return
     raise Forbidden("This queue is assigned to other reviewers.")
-
-
-def _has_locked_candidates(candidates: QuerySet[QueueItem], passed: list[int]) -> bool:
-    query = candidates.exclude(pk__in=passed) if passed else candidates
-    return query.exists()
 
 
 @transaction.atomic
@@ -275,14 +377,42 @@ def queue_item_skip(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
 def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> QueueItem:
     """Lock a queue item for a submission and check the reviewer may still fill a slot.
 
+    One statement. `item.labeled` tells that the reviewer already labeled the item's
+    answer: an edit of one's own labels takes no new slot, even on a completed item.
     Must run inside the submitting transaction.
     """
-    item = QueueItem.objects.select_for_update().select_related("queue").filter(pk=item_id).first()
+    now = timezone.now()
+    others = (
+        Claim.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
+        .exclude(reviewer=reviewer)
+        .order_by()
+        .values("item")
+        .annotate(held=Count("pk"))
+        .values("held")
+    )
+    item = (
+        QueueItem.objects.select_for_update(of=("self",))
+        .select_related("queue")
+        .annotate(
+            holds=Exists(
+                Claim.objects.filter(item=OuterRef("pk"), reviewer=reviewer, expires_at__gt=now)
+            ),
+            held_by_others=Coalesce(Subquery(others), Value(0)),
+            labeled=Exists(
+                Annotation.objects.filter(
+                    message=OuterRef("message_id"), annotator_key=annotator_key_for(reviewer)
+                )
+            ),
+        )
+        .filter(pk=item_id)
+        .first()
+    )
     if item is None:
         raise NotFound("No such queue item.")
-    now = timezone.now()
-    holds = Claim.objects.filter(item=item, reviewer=reviewer, expires_at__gt=now).exists()
-    if not holds and _free_slots(item, reviewer, now) <= 0:
+    if item.labeled:
+        return item
+    free = item.queue.annotations_per_item - item.annotation_count - item.held_by_others
+    if not item.holds and free <= 0:
         raise Conflict(
             "This item already has the annotations it needs; your lease had expired.",
             fields={"item": ["complete"]},
@@ -292,12 +422,14 @@ def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> Q
 
 def queue_item_count_annotation(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
     """Record one more annotation on a locked item and free the reviewer's lease."""
-    item.annotation_count = F("annotation_count") + 1
-    item.save(update_fields=["annotation_count"])
-    item.refresh_from_db(fields=["annotation_count"])
-    if item.annotation_count >= item.queue.annotations_per_item and not item.is_done:
-        item.is_done = True
-        item.save(update_fields=["is_done"])
+    QueueItem.objects.filter(pk=item.pk).update(
+        annotation_count=F("annotation_count") + 1,
+        # The right-hand side reads the row before the update.
+        is_done=Case(
+            When(annotation_count__gte=item.queue.annotations_per_item - 1, then=Value(True)),
+            default=F("is_done"),
+        ),
+    )
     Claim.objects.filter(item=item, reviewer=reviewer).delete()
 
 

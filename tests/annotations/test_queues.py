@@ -368,3 +368,35 @@ def test_scheduled_refresh_adds_new_answers_to_open_queues(project, lead):
 
     assert (added, again) == (1, 0)
     assert queue.items.count() == 2
+
+
+@pytest.mark.parametrize("size", [3, 40])
+def test_claim_and_submit_take_a_fixed_handful_of_statements(
+    project, lead, size, django_assert_max_num_queries
+):
+    for i in range(size):
+        add_answer(project, f"c{i}")
+    queue = queue_create(project=project, name="Sized", filters={}, created_by=lead)
+    ana = reviewer(project, "ana")
+    # Labels on the head of the queue make the claim walk past them.
+    for _ in range(size // 2):
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        annotation_submit(message=item.message, reviewer=ana, answers=GOOD, queue_item_id=item.pk)
+    bo = reviewer(project, "bo")
+    # BEGIN, the claim, the lease, COMMIT on PostgreSQL; a few ORM reads more on SQLite.
+    claim_limit = 4 if _on_postgresql() else 8
+
+    with django_assert_max_num_queries(claim_limit):
+        item = queue_claim_next(queue=queue, reviewer=ana)
+    message = item.message
+    with django_assert_max_num_queries(9):
+        annotation_submit(message=message, reviewer=ana, answers=GOOD, queue_item_id=item.pk)
+
+    assert QueueItem.objects.get(pk=item.pk).is_done
+    assert queue_claim_next(queue=queue, reviewer=bo) is not None
+
+
+def _on_postgresql():
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
