@@ -7,6 +7,11 @@ public key, for random answers and end users, like browsers embedding the widget
 The rate limits are raised for the run, since every client shares one address.
 
     python bench/widget.py [--clients 32] [--seconds 20] [--workers 3] [--threads 8]
+                           [--client wrk|python]
+
+The load comes from wrk (Debian package `wrk`; a C load generator whose own CPU use is
+small, and whose latencies are not inflated by a Python client waiting for its GIL)
+when it is installed, else from Python threads in this process.
 """
 
 import sys
@@ -23,9 +28,12 @@ import http.client
 import json
 import os
 import random
+import re
+import shutil
 import socket
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -147,12 +155,96 @@ def run_clients(port: int, public_key: str, answers, *, clients: int, seconds: f
     }
 
 
+WRK_SCRIPT = """
+local answers = {}
+for i = 0, %(conversations)d - 1 do
+  answers[#answers + 1] = {"w-" .. i, "m2"}
+  answers[#answers + 1] = {"w-" .. i, "m4"}
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Project-Key"] = "%(public_key)s"
+wrk.headers["Origin"] = "%(origin)s"
+
+function setup(thread)
+  thread:set("id", math.random(1, 1000000))
+end
+
+function init(args)
+  math.randomseed(id)
+end
+
+request = function()
+  local answer = answers[math.random(#answers)]
+  local rating = math.random() < 0.5 and "up" or "down"
+  local reasons = math.random() < 0.3 and '["incorrect"]' or '[]'
+  local comment = math.random() < 0.2 and "좋아요" or ""
+  local body = string.format(
+    '{"conversation":"%%s","message":"%%s","user":"visitor-%%d","rating":"%%s","reasons":%%s,"comment":"%%s"}',
+    answer[1], answer[2], math.random(0, 4999), rating, reasons, comment)
+  return wrk.format(nil, "/api/v1/widget/feedback/", nil, body)
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format("p50_us %%d\\np99_us %%d\\n", latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def run_wrk(port: int, public_key: str, *, clients: int, seconds: float) -> dict:
+    script = WRK_SCRIPT % {
+        "conversations": CONVERSATIONS,
+        "public_key": public_key,
+        "origin": ORIGIN,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as handle:
+        handle.write(script)
+        handle.flush()
+        output = subprocess.run(
+            [
+                "wrk",
+                "--threads",
+                "2",
+                "--connections",
+                str(clients),
+                "--duration",
+                f"{seconds:.0f}s",
+                "--timeout",
+                "10s",
+                "--script",
+                handle.name,
+                f"http://127.0.0.1:{port}/api/v1/widget/feedback/",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    elapsed = float(re.search(r"requests in ([\d.]+)s", output).group(1))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    bad = int(failed.group(1)) if failed else 0
+    ok = requests - bad
+    return {
+        "requests": requests,
+        "ok": ok,
+        "statuses": {"2xx": ok, "other": bad, **({"socket": errors.group(1)} if errors else {})},
+        "per_second": ok / elapsed,
+        "p50_ms": int(re.search(r"p50_us (\d+)", output).group(1)) / 1000,
+        "p99_ms": int(re.search(r"p99_us (\d+)", output).group(1)) / 1000,
+        "seconds": elapsed,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run this against PostgreSQL: set DATABASE_URL=postgres://...")
@@ -204,7 +296,12 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         run_clients(port, public_key, answers, clients=4, seconds=2)  # warm-up
-        result = run_clients(port, public_key, answers, clients=args.clients, seconds=args.seconds)
+        if args.client == "wrk":
+            result = run_wrk(port, public_key, clients=args.clients, seconds=args.seconds)
+        else:
+            result = run_clients(
+                port, public_key, answers, clients=args.clients, seconds=args.seconds
+            )
     finally:
         server.terminate()
         server.wait(10)
@@ -216,7 +313,8 @@ def main() -> None:
     )
     print(
         f"server: gunicorn {args.workers} workers x {args.threads} threads (gthread); "
-        f"{args.clients} concurrent clients for {result['seconds']:.0f} s on the same machine"
+        f"{args.clients} concurrent clients ({args.client}) for {result['seconds']:.0f} s "
+        "on the same machine"
     )
     print(
         f"result: {result['per_second']:,.0f} votes/s; p50 {result['p50_ms']:.1f} ms, "

@@ -6,11 +6,9 @@ and refused (403, no CORS headers) from any other origin. Credentials are never
 allowed. Rate limits apply per public key and per client address.
 """
 
-import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -20,21 +18,20 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from annotations.errors import DomainError, Forbidden
 from annotations.feedback_reasons import project_reasons
-from annotations.keys import PUBLIC_PREFIX, feedback_token_valid
+from annotations.keys import feedback_token_valid
 from annotations.models import Feedback, Project, ProjectKey
 from annotations.payloads import FeedbackIn, WidgetWithdrawIn
-from annotations.selectors import origin_allowed_anywhere, project_key_resolve
+from annotations.selectors import origin_allowed_anywhere
 from annotations.services.feedback import feedback_submit, feedback_withdraw
+from annotations.widget_gate import KEY_HEADER, public_key_for, widget_hits
 
 from .serializers import ErrorSerializer, FeedbackOutputSerializer
 from .views import read_payload
-
-KEY_HEADER = "HTTP_X_PROJECT_KEY"
 
 
 def cors_allow_widget_request(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
@@ -44,19 +41,8 @@ def cors_allow_widget_request(sender: Any, request: HttpRequest, **kwargs: Any) 
     origin = request.headers.get("Origin", "")
     if request.method == "OPTIONS" or not request.META.get(KEY_HEADER):
         return origin_allowed_anywhere(origin)
-    key = request_public_key(request)
+    key = public_key_for(request)
     return key is not None and origin in key.project.allowed_origins
-
-
-def request_public_key(request: HttpRequest) -> ProjectKey | None:
-    """The active public key the request carries, looked up once per request."""
-    if not hasattr(request, "_widget_public_key"):
-        raw_key = request.META.get(KEY_HEADER, "").strip()
-        key = project_key_resolve(raw_key=raw_key) if raw_key.startswith(PUBLIC_PREFIX) else None
-        if key is not None and key.kind != ProjectKey.Kind.PUBLIC:
-            key = None
-        request._widget_public_key = key
-    return request._widget_public_key
 
 
 class PublicKeyAuthentication(BaseAuthentication):
@@ -65,7 +51,7 @@ class PublicKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: HttpRequest) -> tuple[None, ProjectKey] | None:
         if not request.META.get(KEY_HEADER, "").strip():
             return None
-        key = request_public_key(request._request)
+        key = public_key_for(request._request)
         if key is None:
             raise AuthenticationFailed("Unknown or revoked public key.")
         return (None, key)
@@ -95,60 +81,21 @@ class HasPublicKey(BasePermission):
         return isinstance(key, ProjectKey) and key.kind == ProjectKey.Kind.PUBLIC
 
 
-class FixedWindowThrottle(BaseThrottle):
-    """N requests per window, counted atomically in the cache (Redis INCR in production).
-
-    DRF's SimpleRateThrottle keeps a list of timestamps and writes it back on every
-    request, which loses counts between concurrent workers and grows with the rate.
-    """
-
-    rate_setting = ""
+class WidgetRateThrottle(BaseThrottle):
+    """The per-key and per-client windows, counted with the key lookup in one round trip."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        bucket = self.bucket(request)
-        if bucket is None:
-            return True
-        limit, window = SimpleRateThrottle.parse_rate(None, getattr(settings, self.rate_setting))
-        now = time.time()
-        window_start = int(now // window * window)
-        self.retry_after = window_start + window - now
-        key = f"throttle:{bucket}:{window_start}"
-        # One round trip in the common case: the window's counter already exists.
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            # First request of the window; another may create it at the same moment.
-            count = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
-        return count <= limit
+        self.hits = widget_hits(request._request)
+        return self.hits.allowed
 
     def wait(self) -> float:
-        return self.retry_after
-
-    def bucket(self, request: Request) -> str | None:
-        raise NotImplementedError
-
-
-class PublicKeyRateThrottle(FixedWindowThrottle):
-    rate_setting = "WIDGET_RATE_PER_KEY"
-
-    def bucket(self, request: Request) -> str | None:
-        key = request.auth
-        return f"widget:key:{key.pk}" if isinstance(key, ProjectKey) else None
-
-
-class ClientRateThrottle(FixedWindowThrottle):
-    rate_setting = "WIDGET_RATE_PER_CLIENT"
-
-    def bucket(self, request: Request) -> str | None:
-        key = request.auth
-        project = key.project_id if isinstance(key, ProjectKey) else "none"
-        return f"widget:client:{project}:{self.get_ident(request)}"
+        return self.hits.retry_after
 
 
 class WidgetApiView(APIView):
     authentication_classes = [PublicKeyAuthentication]
     permission_classes = [HasPublicKey]
-    throttle_classes = [PublicKeyRateThrottle, ClientRateThrottle]
+    throttle_classes = [WidgetRateThrottle]
 
     @property
     def project(self) -> Project:
@@ -269,9 +216,6 @@ class WidgetFeedbackApi(WidgetApiView):
 
 
 class WidgetConfigApi(WidgetApiView):
-    # Reading the configuration is cheap and public; votes are what the limits protect.
-    throttle_classes = [ClientRateThrottle]
-
     @extend_schema(
         operation_id="widget_config",
         summary="The reasons the widget offers and whether votes must be signed",

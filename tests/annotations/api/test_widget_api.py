@@ -160,6 +160,44 @@ def test_revoked_public_key_is_refused(widget_project):
     assert send(body=vote()).status_code == 401
 
 
+def test_a_vote_with_a_known_key_costs_one_statement(widget_project, django_assert_num_queries):
+    assert send(body=vote(user="first")).status_code == 201
+
+    # The key and its project come from the process's memory; the vote is one upsert
+    # on PostgreSQL (the portable path finds the answer and the first vote, in a savepoint).
+    from django.db import connection
+
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 5):
+        assert send(body=vote(user="second")).status_code == 201
+
+
+def test_revoking_a_remembered_key_refuses_it_at_once(
+    widget_project, django_capture_on_commit_callbacks
+):
+    from annotations.models import ProjectKey
+    from annotations.services.projects import project_key_revoke
+
+    assert send(body=vote(user="before")).status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        project_key_revoke(key=ProjectKey.objects.get(kind="public"))
+
+    assert send(body=vote(user="after")).status_code == 401
+    assert not Feedback.objects.filter(end_user="after").exists()
+
+
+def test_a_removed_origin_is_refused_at_once(widget_project, django_capture_on_commit_callbacks):
+    assert send(body=vote(user="before")).status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        widget_project.allowed_origins = ["https://new.example.com"]
+        widget_project.save()
+
+    response = send(body=vote(user="after"))
+
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert send(body=vote(user="after"), origin="https://new.example.com").status_code == 201
+
+
 def test_public_key_can_do_nothing_else(widget_project):
     bearer = {"Authorization": f"Bearer {PUBLIC_KEY}", "Origin": ORIGIN}
     client = Client()
