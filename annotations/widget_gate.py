@@ -40,6 +40,7 @@ KEY_MEMORY_SIZE = 10_000
 
 _keys: dict[str, tuple[bytes, float, ProjectKey]] = {}
 _keys_lock = threading.Lock()
+_redis_clients: dict[Any, Any] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +103,7 @@ def _count_and_read(*counters: tuple[str, int]) -> tuple[Any, ...]:
     if isinstance(backend, RedisCache):
         # Django's Redis backend stores integers as their digits, so INCR works on
         # them and the token reads back as str(token).encode().
-        pipeline = backend._cache.get_client(write=True).pipeline(transaction=False)
+        pipeline = _redis_client(backend).pipeline(transaction=False)
         for name, expiry in counters:
             full = backend.make_and_validate_key(name)
             pipeline.set(full, 0, ex=expiry, nx=True)
@@ -116,6 +117,16 @@ def _count_and_read(*counters: tuple[str, int]) -> tuple[Any, ...]:
         counts.append(backend.incr(name))
     generation = backend.get(GENERATION_KEY)
     return (*counts, None if generation is None else str(generation).encode())
+
+
+def _redis_client(backend: RedisCache) -> Any:
+    """One client per process and cache location (a client is costly to build, and
+    thread-safe: it takes connections from the backend's pool)."""
+    location = tuple(backend._servers)
+    client = _redis_clients.get(location)
+    if client is None:
+        client = _redis_clients[location] = backend._cache.get_client(write=True)
+    return client
 
 
 def public_key_for(request: HttpRequest) -> ProjectKey | None:

@@ -1,5 +1,7 @@
 """Output serializers (responses). Request bodies are validated by annotations.payloads."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from annotations.models import Annotation, Conversation, DailyStats, Feedback, Message
@@ -34,24 +36,36 @@ class BatchResultSerializer(serializers.Serializer):
     results = BatchItemResultSerializer(many=True)
 
 
-class FeedbackOutputSerializer(serializers.ModelSerializer):
+class FeedbackOutputSerializer(serializers.Serializer):
+    """The vote as the API answers it (documented here; rendered by feedback_data)."""
+
     conversation = serializers.CharField(source="message.conversation.external_id")
     message = serializers.CharField(source="message.external_id")
     user = serializers.CharField(source="end_user")
+    rating = serializers.ChoiceField(choices=Feedback.Rating.choices)
+    reasons = serializers.ListField(child=serializers.CharField())
+    comment = serializers.CharField(allow_blank=True)
+    source = serializers.ChoiceField(choices=Feedback.Source.choices)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
-    class Meta:
-        model = Feedback
-        fields = [
-            "conversation",
-            "message",
-            "user",
-            "rating",
-            "reasons",
-            "comment",
-            "source",
-            "created_at",
-            "updated_at",
-        ]
+
+_DATETIME = serializers.DateTimeField()
+
+
+def feedback_data(feedback: Feedback) -> dict[str, Any]:
+    """What FeedbackOutputSerializer renders, built directly: votes are the hot path."""
+    return {
+        "conversation": feedback.message.conversation.external_id,
+        "message": feedback.message.external_id,
+        "user": feedback.end_user,
+        "rating": feedback.rating,
+        "reasons": list(feedback.reasons),
+        "comment": feedback.comment,
+        "source": feedback.source,
+        "created_at": _DATETIME.to_representation(feedback.created_at),
+        "updated_at": _DATETIME.to_representation(feedback.updated_at),
+    }
 
 
 class MessageFeedbackSerializer(serializers.ModelSerializer):

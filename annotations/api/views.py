@@ -32,6 +32,7 @@ from .serializers import (
     ErrorSerializer,
     FeedbackOutputSerializer,
     IngestResultSerializer,
+    feedback_data,
 )
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -254,7 +255,7 @@ class FeedbackCreateApi(SecretKeyApiView):
             source=Feedback.Source.API,
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(FeedbackOutputSerializer(feedback).data, status=code)
+        return Response(feedback_data(feedback), status=code)
 
 
 class ProjectApi(SecretKeyApiView):

@@ -30,7 +30,7 @@ from annotations.selectors import origin_allowed_anywhere
 from annotations.services.feedback import feedback_submit, feedback_withdraw
 from annotations.widget_gate import KEY_HEADER, public_key_for, widget_hits
 
-from .serializers import ErrorSerializer, FeedbackOutputSerializer
+from .serializers import ErrorSerializer, FeedbackOutputSerializer, feedback_data
 from .views import read_payload
 
 
@@ -187,7 +187,7 @@ class WidgetFeedbackApi(WidgetApiView):
             source=Feedback.Source.WIDGET,
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(FeedbackOutputSerializer(feedback).data, status=code)
+        return Response(feedback_data(feedback), status=code)
 
     @extend_schema(
         operation_id="widget_feedback_withdraw",

@@ -361,3 +361,13 @@ def test_config_lists_project_reasons(widget_project):
     body = send("get", path="/api/v1/widget/config/", raw=b"").json()
 
     assert body["reasons"] == [{"slug": "slow", "label": {"en": "Too slow", "ko": "느려요"}}]
+
+
+def test_vote_response_is_what_the_documented_serializer_renders(widget_project):
+    from annotations.api.serializers import FeedbackOutputSerializer
+
+    body = send(body=vote(rating="down", reasons=["incorrect"], comment="<b>틀렸어요</b>")).json()
+
+    feedback = Feedback.objects.select_related("message__conversation").get()
+    assert body == FeedbackOutputSerializer(feedback).data
+    assert body["comment"] == "<b>틀렸어요</b>"
