@@ -120,13 +120,13 @@ def annotation_submit(
     rubric = rubric or rubric_active(project_id=message.project_id)
     if rubric is None:
         raise NotFound("This project has no rubric.")
-    item = None
+    slot = None
     if queue_item_id is not None:
-        item = queue_item_lock_for_submit(item_id=queue_item_id, reviewer=reviewer)
-        if item.message_id != message.pk:
+        slot = queue_item_lock_for_submit(item_id=queue_item_id, reviewer=reviewer)
+        if slot.message_id != message.pk:
             raise InvalidInput("The queue item is for another message.")
-        if item.labeled:
-            item = None
+        if slot.labeled:
+            slot = None
     annotation, created = _write(
         message=message,
         rubric=rubric,
@@ -139,10 +139,10 @@ def annotation_submit(
         queue_item_id=queue_item_id,
         editor_name=reviewer.get_username(),
         # The item lock found no labels of this reviewer on the answer.
-        new=item is not None,
+        new=slot is not None,
     )
-    if item is not None and created:
-        queue_item_count_annotation(item=item, reviewer=reviewer)
+    if slot is not None and created:
+        queue_item_count_annotation(slot=slot, reviewer=reviewer)
     return annotation, created
 
 

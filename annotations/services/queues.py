@@ -10,6 +10,7 @@ SQLite takes the database write lock for the whole transaction, which gives the 
 guarantee, one reviewer at a time.
 """
 
+import dataclasses
 import datetime
 import random
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Case, Count, Exists, F, OuterRef, Subquery, Value, When
+from django.db.models import Count, Exists, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -374,63 +375,78 @@ def queue_item_skip(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
     Skip.objects.get_or_create(item=item, reviewer=reviewer)
 
 
-def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> QueueItem:
+_LOCK_FOR_SUBMIT_SQL = """
+SELECT i.id, i.message_id, i.annotation_count, q.annotations_per_item,
+    EXISTS (
+        SELECT 1 FROM annotations_claim c
+        WHERE c.item_id = i.id AND c.reviewer_id = %(reviewer)s AND c.expires_at > %(now)s),
+    (SELECT count(*) FROM annotations_claim c
+     WHERE c.item_id = i.id AND c.expires_at > %(now)s AND c.reviewer_id <> %(reviewer)s),
+    EXISTS (
+        SELECT 1 FROM annotations_annotation a
+        WHERE a.message_id = i.message_id AND a.annotator_key = %(annotator_key)s)
+FROM annotations_queueitem i JOIN annotations_queue q ON q.id = i.queue_id
+WHERE i.id = %(item)s
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmitSlot:
+    """A queue item locked for a submission."""
+
+    item_id: int
+    message_id: int
+    per_item: int
+    # The reviewer already labeled the answer: an edit, which takes no new slot.
+    labeled: bool
+
+
+def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> SubmitSlot:
     """Lock a queue item for a submission and check the reviewer may still fill a slot.
 
-    One statement. `item.labeled` tells that the reviewer already labeled the item's
-    answer: an edit of one's own labels takes no new slot, even on a completed item.
-    Must run inside the submitting transaction.
+    One statement. An edit of one's own labels takes no new slot, even on a completed
+    item. Must run inside the submitting transaction (SQLite holds its write lock for it).
     """
-    now = timezone.now()
-    others = (
-        Claim.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
-        .exclude(reviewer=reviewer)
-        .order_by()
-        .values("item")
-        .annotate(held=Count("pk"))
-        .values("held")
-    )
-    item = (
-        QueueItem.objects.select_for_update(of=("self",))
-        .select_related("queue")
-        .annotate(
-            holds=Exists(
-                Claim.objects.filter(item=OuterRef("pk"), reviewer=reviewer, expires_at__gt=now)
-            ),
-            held_by_others=Coalesce(Subquery(others), Value(0)),
-            labeled=Exists(
-                Annotation.objects.filter(
-                    message=OuterRef("message_id"), annotator_key=annotator_key_for(reviewer)
-                )
-            ),
+    sql = _LOCK_FOR_SUBMIT_SQL
+    if connection.features.has_select_for_update_of:
+        sql += "FOR UPDATE OF i"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "item": item_id,
+                "reviewer": reviewer.pk,
+                "annotator_key": annotator_key_for(reviewer),
+                "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+            },
         )
-        .filter(pk=item_id)
-        .first()
-    )
-    if item is None:
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound("No such queue item.")
-    if item.labeled:
-        return item
-    free = item.queue.annotations_per_item - item.annotation_count - item.held_by_others
-    if not item.holds and free <= 0:
+    item_id, message_id, count, per_item, holds, held_by_others, labeled = row
+    slot = SubmitSlot(
+        item_id=item_id, message_id=message_id, per_item=per_item, labeled=bool(labeled)
+    )
+    if not slot.labeled and not holds and per_item - count - held_by_others <= 0:
         raise Conflict(
             "This item already has the annotations it needs; your lease had expired.",
             fields={"item": ["complete"]},
         )
-    return item
+    return slot
 
 
-def queue_item_count_annotation(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
+def queue_item_count_annotation(*, slot: SubmitSlot, reviewer: AbstractBaseUser) -> None:
     """Record one more annotation on a locked item and free the reviewer's lease."""
-    QueueItem.objects.filter(pk=item.pk).update(
-        annotation_count=F("annotation_count") + 1,
-        # The right-hand side reads the row before the update.
-        is_done=Case(
-            When(annotation_count__gte=item.queue.annotations_per_item - 1, then=Value(True)),
-            default=F("is_done"),
-        ),
-    )
-    Claim.objects.filter(item=item, reviewer=reviewer).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotations_queueitem SET annotation_count = annotation_count + 1,"
+            " is_done = (annotation_count + 1 >= %s) WHERE id = %s",
+            [slot.per_item, slot.item_id],
+        )
+        cursor.execute(
+            "DELETE FROM annotations_claim WHERE item_id = %s AND reviewer_id = %s",
+            [slot.item_id, reviewer.pk],
+        )
 
 
 def queue_archive(*, queue: Queue) -> Queue:
