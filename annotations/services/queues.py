@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import psycopg
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Subquery, Value
@@ -184,7 +185,7 @@ _ITEM_COLUMNS = (
 )
 
 _CANDIDATE_WHERE = """
-    i.queue_id = %(queue)s AND NOT i.is_done AND NOT (i.id = ANY(%(passed)s))
+    i.queue_id = %(queue)s AND NOT i.is_done AND NOT (i.id = ANY(%(passed)s::bigint[]))
     AND NOT EXISTS (
         SELECT 1 FROM annotations_annotation a
         WHERE a.message_id = i.message_id AND a.annotator_key = %(annotator_key)s)
@@ -256,9 +257,12 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
         "expires": now + datetime.timedelta(minutes=queue.lease_minutes),
         "passed": [],
     }
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    # Prepared once per connection (server-side binding): planning this statement
+    # costs more than running it.
+    with psycopg.Cursor(connection.connection) as cursor:
         for attempt in range(CLAIM_ATTEMPTS):
-            cursor.execute(_CLAIM_SQL, params)
+            cursor.execute(_CLAIM_SQL, params, prepare=True)
             allowed, held, *columns = cursor.fetchone()
             if not allowed:
                 raise Forbidden("This queue is assigned to other reviewers.")
@@ -272,7 +276,7 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
                         continue
                 return None
             if not held:
-                cursor.execute(_LEASE_SQL, {**params, "item": columns[0]})
+                cursor.execute(_LEASE_SQL, {**params, "item": columns[0]}, prepare=True)
                 if cursor.fetchone() is None:
                     params["passed"].append(columns[0])
                     continue
