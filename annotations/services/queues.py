@@ -258,11 +258,12 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
         "passed": [],
     }
     connection.ensure_connection()
-    # Prepared once per connection (server-side binding): planning this statement
-    # costs more than running it.
-    with psycopg.Cursor(connection.connection) as cursor:
+    # A server-side binding cursor, so these statements are prepared after a few runs
+    # on a connection (prepare_threshold in the settings): planning them costs more
+    # than running them. Wrapped like Django's own cursors (errors, query logging).
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
         for attempt in range(CLAIM_ATTEMPTS):
-            cursor.execute(_CLAIM_SQL, params, prepare=True)
+            cursor.execute(_CLAIM_SQL, params)
             allowed, held, *columns = cursor.fetchone()
             if not allowed:
                 raise Forbidden("This queue is assigned to other reviewers.")
@@ -276,7 +277,7 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
                         continue
                 return None
             if not held:
-                cursor.execute(_LEASE_SQL, {**params, "item": columns[0]}, prepare=True)
+                cursor.execute(_LEASE_SQL, {**params, "item": columns[0]})
                 if cursor.fetchone() is None:
                     params["passed"].append(columns[0])
                     continue
