@@ -94,11 +94,35 @@ def build(items: int):
     return project, users
 
 
+CLEAN_SQL = [
+    """DELETE FROM annotations_annotationrevision WHERE annotation_id IN
+       (SELECT id FROM annotations_annotation WHERE project_id = %(project)s)""",
+    "DELETE FROM annotations_annotation WHERE project_id = %(project)s",
+    """DELETE FROM annotations_claim WHERE item_id IN
+       (SELECT i.id FROM annotations_queueitem i JOIN annotations_queue q
+        ON q.id = i.queue_id WHERE q.project_id = %(project)s)""",
+    """DELETE FROM annotations_skip WHERE item_id IN
+       (SELECT i.id FROM annotations_queueitem i JOIN annotations_queue q
+        ON q.id = i.queue_id WHERE q.project_id = %(project)s)""",
+    """DELETE FROM annotations_queueitem WHERE queue_id IN
+       (SELECT id FROM annotations_queue WHERE project_id = %(project)s)""",
+    """DELETE FROM annotations_queue_reviewers WHERE queue_id IN
+       (SELECT id FROM annotations_queue WHERE project_id = %(project)s)""",
+    "DELETE FROM annotations_queue WHERE project_id = %(project)s",
+    "VACUUM ANALYZE annotations_queueitem",
+]
+
+
 def fresh_queue(project, items: int):
     from django.db import connection
 
     from annotations.models import Queue
 
+    with connection.cursor() as cursor:
+        # Each run starts clean: labels left by an earlier run would make every
+        # reviewer walk past the answers they labeled then.
+        for statement in CLEAN_SQL:
+            cursor.execute(statement, {"project": project.pk})
     queue = Queue.objects.create(project=project, name=f"bench {time.time():.0f}")
     with connection.cursor() as cursor:
         cursor.execute(
