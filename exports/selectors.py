@@ -1,26 +1,36 @@
 """The read side of exports: assistant answers with their history, votes and labels.
 
-The answers come from one query in id order, read in pages through a server-side
-cursor on PostgreSQL (`QuerySet.iterator`), so memory holds one page whatever the
-size of the export. Each page then brings its conversations' messages, its votes and
-its labels in one query each: one query for the export plus three per page. Votes
-and labels are selected by the page's id range (pages are consecutive id ranges), so
-over the whole export each row is read once and the queries carry two parameters
-instead of thousands.
+The answers are read in pages by keyset (`id > last id of the previous page`, in id
+order), each page a short statement of its own: memory holds one page whatever the
+size of the export, the database never builds the whole result ahead of the reader,
+and other statements (a job's progress) can run between pages. Each page then brings
+its conversations, their messages, its votes and its labels in one query each, by
+the page's conversation ids (an index scan over a list of keys) or its id range
+(votes and labels; pages are consecutive id ranges, so over the whole export each row
+is read once): five queries a page, none per answer.
 """
 
 import bisect
-import itertools
-from collections import defaultdict
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
-from django.db.models import Exists, Func, OuterRef, Q, QuerySet, TextField
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from annotations.errors import NotFound
-from annotations.models import Annotation, Feedback, Message, Project, QueueItem, Rubric
+from annotations.models import (
+    Annotation,
+    Conversation,
+    Feedback,
+    Message,
+    Project,
+    QueueItem,
+    Rubric,
+)
 from annotations.selectors import message_filter
 from exports.models import ExportJob
 
@@ -34,9 +44,6 @@ ANSWER_FIELDS = (
     "conversation_id",
     "position",
     "external_id",
-    "conversation__external_id",
-    "tags_json",
-    "conversation__end_user",
     "content",
     "contexts_json",
     "model",
@@ -100,33 +107,90 @@ class IsoTimestamp(Func):
         )
 
 
+class InList(Func):
+    """`column IN (ids)`, given on PostgreSQL as `column = ANY(%s::bigint[])` with the ids
+    as one array literal: thousands of placeholders (or array elements quoted one by
+    one) cost more to build and parse than the query takes to run."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, values: Iterable[int]) -> None:
+        super().__init__(F(column))
+        self.values = [int(value) for value in values]
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+        column, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            array = "{" + ",".join(map(str, self.values)) + "}"
+            return f"{column} = ANY(%s::bigint[])", [*params, array]
+        placeholders = ", ".join(["%s"] * len(self.values))
+        return f"{column} IN ({placeholders})", [*params, *self.values]
+
+
+def _fetch(queryset: QuerySet) -> list[tuple]:
+    """The rows of a values_list query as plain tuples, fetched at once.
+
+    The export's columns are text and integers that need no conversion, and Django's
+    row iterator costs more per row than the database takes to send it.
+    """
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _json(text: str | None) -> Any:
     return orjson.loads(text) if text else None
 
 
+def _json_list(text: str) -> Any:
+    # Most lists in an export are empty: skip the parser for them.
+    return [] if text == "[]" else orjson.loads(text) or []
+
+
+def _conversations(conversation_ids: Iterable[int]) -> dict[int, tuple[str, list, str]]:
+    """{conversation id: (external id, tags, end user)}."""
+    rows = _fetch(
+        Conversation.objects.filter(InList("id", conversation_ids))
+        .annotate(tags_json=Cast("tags", TextField()))
+        .values_list("id", "external_id", "tags_json", "end_user")
+    )
+    return {
+        conversation_id: (external_id, _json_list(tags), end_user)
+        for conversation_id, external_id, tags, end_user in rows
+    }
+
+
 def _histories(
-    project_id: int, first_id: int, last_id: int, last_position: dict[int, int]
-) -> dict[int, list]:
-    """{conversation id: [(position, role, content), ...]} before the page's answers."""
-    histories: dict[int, list] = defaultdict(list)
-    page_conversations = Message.objects.filter(
-        project_id=project_id, role=Message.Role.ASSISTANT, id__gte=first_id, id__lte=last_id
-    ).values("conversation_id")
-    rows = (
-        Message.objects.filter(conversation_id__in=page_conversations)
+    conversation_ids: Iterable[int],
+) -> dict[int, tuple[list[int], list[dict[str, str]]]]:
+    """{conversation id: (positions, messages)} of every message of the conversations,
+    in position order; an answer's history is the prefix before its position."""
+    histories: dict[int, tuple[list[int], list[dict[str, str]]]] = {}
+    rows = _fetch(
+        Message.objects.filter(InList("conversation_id", conversation_ids))
         .order_by("conversation_id", "position")
         .values_list("conversation_id", "position", "role", "content")
     )
+    current = None
+    positions: list[int] = []
+    messages: list[dict[str, str]] = []
     for conversation_id, position, role, content in rows:
-        if position < last_position.get(conversation_id, 0):
-            histories[conversation_id].append((position, role, content))
+        if conversation_id != current:
+            current, positions, messages = conversation_id, [], []
+            histories[conversation_id] = (positions, messages)
+        positions.append(position)
+        messages.append({"role": role, "content": content})
     return histories
 
 
 def _feedback(project_id: int, first_id: int, last_id: int) -> dict[int, list[dict[str, Any]]]:
     """Votes on the answers with ids in the range (those not in the page go unused)."""
-    votes: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    rows = (
+    votes: dict[int, list[dict[str, Any]]] = {}
+    rows = _fetch(
         Feedback.objects.filter(
             project_id=project_id, message_id__gte=first_id, message_id__lte=last_id
         )
@@ -137,23 +201,25 @@ def _feedback(project_id: int, first_id: int, last_id: int) -> dict[int, list[di
         )
     )
     for message_id, end_user, rating, reasons, comment, source, created_at in rows:
-        votes[message_id].append(
-            {
-                "user": end_user,
-                "rating": rating,
-                "reasons": _json(reasons) or [],
-                "comment": comment,
-                "source": source,
-                "created_at": created_at,
-            }
-        )
+        vote = {
+            "user": end_user,
+            "rating": rating,
+            "reasons": _json_list(reasons),
+            "comment": comment,
+            "source": source,
+            "created_at": created_at,
+        }
+        if message_id in votes:
+            votes[message_id].append(vote)
+        else:
+            votes[message_id] = [vote]
     return votes
 
 
 def _annotations(project_id: int, first_id: int, last_id: int) -> dict[int, list[dict[str, Any]]]:
     """Labels on the answers with ids in the range (those not in the page go unused)."""
-    labels: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    rows = (
+    labels: dict[int, list[dict[str, Any]]] = {}
+    rows = _fetch(
         Annotation.objects.filter(
             project_id=project_id, message_id__gte=first_id, message_id__lte=last_id
         )
@@ -175,17 +241,19 @@ def _annotations(project_id: int, first_id: int, last_id: int) -> dict[int, list
         )
     )
     for message_id, name, source, version, answers, corrected, created_at, updated_at in rows:
-        labels[message_id].append(
-            {
-                "annotator": name,
-                "source": source,
-                "rubric_version": version,
-                "answers": _json(answers) or {},
-                "corrected_answer": corrected,
-                "created_at": created_at,
-                "updated_at": updated_at,
-            }
-        )
+        label = {
+            "annotator": name,
+            "source": source,
+            "rubric_version": version,
+            "answers": _json(answers) or {},
+            "corrected_answer": corrected,
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
+        if message_id in labels:
+            labels[message_id].append(label)
+        else:
+            labels[message_id] = [label]
     return labels
 
 
@@ -195,37 +263,59 @@ def export_items(
     """Pages of export items (the plain dicts exports.rows builds rows from)."""
     answers_query = (
         export_messages(project=project, filters=filters)
-        .annotate(
-            tags_json=Cast("conversation__tags", TextField()),
-            contexts_json=Cast("contexts", TextField()),
-            created=IsoTimestamp("created_at"),
-        )
+        .annotate(contexts_json=Cast("contexts", TextField()), created=IsoTimestamp("created_at"))
         .values_list(*ANSWER_FIELDS)
     )
-    if filters.get("limit"):
-        answers_query = answers_query[: filters["limit"]]
-    answers_iterator = answers_query.iterator(chunk_size=page_size)
-    while answers := list(itertools.islice(answers_iterator, page_size)):
-        yield _page(project.pk, answers)
+    limit = filters.get("limit")
+    after = 0
+    read = 0
+    with _without_jit():
+        while not limit or read < limit:
+            size = min(page_size, limit - read) if limit else page_size
+            answers = _fetch(answers_query.filter(id__gt=after)[:size])
+            if not answers:
+                return
+            yield _page(project.pk, answers)
+            read += len(answers)
+            if len(answers) < size:
+                return
+            after = answers[-1][0]
+
+
+@contextlib.contextmanager
+def _without_jit() -> Iterator[None]:
+    """PostgreSQL's JIT off for the export's queries, restored afterwards.
+
+    The planner prices the answers query by the whole table behind the EXISTS filters
+    and compiles it on every page, which takes longer than reading the page.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', false)")
+        (previous, _) = cursor.fetchone()
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', %s, false)", [previous])
 
 
 def _page(project_id: int, answers: list[tuple]) -> list[dict[str, Any]]:
     first_id, last_id = answers[0][0], answers[-1][0]
-    last_position: dict[int, int] = {}
-    for answer in answers:
-        last_position[answer[1]] = max(last_position.get(answer[1], 0), answer[2])
-    histories = _histories(project_id, first_id, last_id, last_position)
+    conversation_ids = {answer[1] for answer in answers}
+    conversations = _conversations(conversation_ids)
+    histories = _histories(conversation_ids)
     votes = _feedback(project_id, first_id, last_id)
     labels = _annotations(project_id, first_id, last_id)
+    no_history: tuple[list[int], list[dict[str, str]]] = ([], [])
     page = []
     for (
         message_id,
         conversation_id,
         position,
         external_id,
-        conversation_external_id,
-        tags,
-        end_user,
         content,
         contexts,
         model,
@@ -234,18 +324,18 @@ def _page(project_id: int, answers: list[tuple]) -> list[dict[str, Any]]:
         latency_ms,
         created_at,
     ) in answers:
-        history = histories.get(conversation_id, [])
-        before = bisect.bisect_left(history, position, key=lambda entry: entry[0])
+        conversation_external_id, tags, end_user = conversations[conversation_id]
+        positions, messages = histories.get(conversation_id, no_history)
         page.append(
             {
                 "conversation_id": conversation_external_id,
                 "message_id": external_id,
                 "created_at": created_at,
-                "tags": _json(tags) or [],
+                "tags": tags,
                 "end_user": end_user,
-                "history": [{"role": role, "content": text} for _, role, text in history[:before]],
+                "history": messages[: bisect.bisect_left(positions, position)],
                 "answer": content,
-                "contexts": _json(contexts) or [],
+                "contexts": _json_list(contexts),
                 "model": model,
                 "prompt_name": prompt_name,
                 "prompt_version": prompt_version,

@@ -6,6 +6,7 @@ fractions. New data never moves an old conversation, and every message of a
 conversation lands in the same split.
 """
 
+import functools
 import hashlib
 import math
 import re
@@ -57,9 +58,14 @@ def split_spec_format(fractions: Fractions) -> str:
     return ",".join(f"{name}={fraction:g}" for name, fraction in fractions)
 
 
+@functools.lru_cache(maxsize=16)
+def _seed_key(seed: str) -> bytes:
+    return hashlib.blake2b(seed.encode(), digest_size=32).digest()
+
+
 def split_point(conversation_id: str, seed: str) -> float:
     """The conversation's place in [0, 1) for this seed."""
-    key = hashlib.blake2b(str(seed).encode(), digest_size=32).digest()
+    key = _seed_key(str(seed))
     digest = hashlib.blake2b(conversation_id.encode(), key=key, digest_size=8).digest()
     return int.from_bytes(digest, "big") / _SCALE
 

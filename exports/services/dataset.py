@@ -1,8 +1,9 @@
 """Writing one dataset export to files: the code behind the command and the job."""
 
 import contextlib
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,24 @@ def export_queue_check(*, project: Project, options: ExportOptions) -> None:
         )
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the duration, as it was afterwards.
+
+    An export allocates millions of small dicts and lists, all acyclic and freed by
+    reference counting as soon as their page is written; the collector would
+    otherwise walk every object of the page in hand each time a few hundred more are
+    made, a quarter of the time of reading a page.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def dataset_export(
     *,
     project: Project,
@@ -92,30 +111,30 @@ def dataset_export(
                 ) from None
         items_read = 0
         rows_written = 0
-        for page in export_items(project=project, filters=options.filters):
-            batches: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
-            for item, row in rows_build(
-                page,
-                kind=options.kind,
-                questions_by_version=questions,
-                options=options.row_options,
-                redact=options.redact_pii,
-            ):
-                name = (
-                    split_for(item["conversation_id"], options.seed, options.split)
-                    if options.split
-                    else ALL
-                )
-                batches[name].append(row)
-                rubric_versions.update(
-                    annotation["rubric_version"] for annotation in item["annotations"]
-                )
-            for name, rows in batches.items():
-                writers[name].write(rows)
-                rows_written += len(rows)
-            items_read += len(page)
-            if progress is not None:
-                progress(items_read, rows_written)
+        with _cyclic_gc_paused():
+            for page in export_items(project=project, filters=options.filters):
+                batches: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
+                for item, row in rows_build(
+                    page,
+                    kind=options.kind,
+                    questions_by_version=questions,
+                    options=options.row_options,
+                    redact=options.redact_pii,
+                ):
+                    name = (
+                        split_for(item["conversation_id"], options.seed, options.split)
+                        if options.split
+                        else ALL
+                    )
+                    batches[name].append(row)
+                    for annotation in item["annotations"]:
+                        rubric_versions.add(annotation["rubric_version"])
+                for name, rows in batches.items():
+                    writers[name].write(rows)
+                    rows_written += len(rows)
+                items_read += len(page)
+                if progress is not None:
+                    progress(items_read, rows_written)
         written: dict[str, WrittenFile] = {
             name: writer.commit() for name, writer in writers.items()
         }

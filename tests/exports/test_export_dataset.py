@@ -362,14 +362,14 @@ def test_reading_costs_a_fixed_number_of_queries_per_page(labeled):
         list(export_items(project=labeled.project, filters={}, page_size=1000))
 
     def selects(captured):
-        # On PostgreSQL the answers query runs as DECLARE ... CURSOR FOR SELECT.
-        return [query for query in captured if "SELECT" in query["sql"]]
+        return [query for query in captured if query["sql"].startswith('SELECT "annotations_')]
 
     assert sum(len(page) for page in pages) == 25
     assert len(pages) == 5
-    # One query for the answers, three per page (histories, votes, labels).
-    assert len(selects(small_pages)) == 1 + 5 * 3
-    assert len(selects(one_page)) == 1 + 3
+    # Five queries a page (answers, conversations, messages, votes, labels), and one
+    # more that finds no answer after the last full page.
+    assert len(selects(small_pages)) == 5 * 5 + 1
+    assert len(selects(one_page)) == 5
 
 
 @pytest.mark.parametrize(
