@@ -117,14 +117,15 @@ NESTED = (dict, list, bool)
 def csv_field(value: Any) -> str:
     """One CSV field as csv.writer writes it (excel dialect, minimal quoting), nested
     values as JSON text."""
-    if value is None:
-        return ""
-    if isinstance(value, NESTED):
-        value = _json_text(value)
-    elif isinstance(value, float):
-        value = repr(value)
-    elif not isinstance(value, str):
-        value = str(value)
+    if value.__class__ is not str:
+        if value is None:
+            return ""
+        if isinstance(value, NESTED):
+            value = _json_text(value)
+        elif isinstance(value, float):
+            value = repr(value)
+        else:
+            value = str(value)
     if CSV_SPECIAL.isdisjoint(value):
         return value
     return '"' + value.replace('"', '""') + '"'
@@ -136,7 +137,7 @@ def csv_line(values: list[Any]) -> str:
     Built with str methods: csv.writer walks every character in Python's C loop and
     takes several times longer on the long JSON fields of an export.
     """
-    fields = [csv_field(value) for value in values]
+    fields = list(map(csv_field, values))
     if fields == [""]:
         # A lone empty field is quoted, or the line would read as an empty record.
         return '""\r\n'
