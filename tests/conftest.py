@@ -1,7 +1,7 @@
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -154,3 +154,16 @@ def conversation_payload(conversation_id: str = "conv-123", **overrides: Any) ->
     }
     payload.update(overrides)
     return payload
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Run Celery tasks in-process for this test, also when a broker is configured."""
+    from feedback_site.celery import app as celery_app
+
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = eager

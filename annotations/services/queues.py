@@ -59,8 +59,14 @@ def queue_create(
     instructions: str = "",
     reviewers: Iterable[AbstractBaseUser] = (),
     created_by: AbstractBaseUser | None = None,
+    fill_later: bool = False,
 ) -> Queue:
-    """Create a queue from a message filter and fill it with the matching answers."""
+    """Create a queue from a message filter and fill it with the matching answers.
+
+    With fill_later, the filling is a task sent once the queue is committed (a large
+    project's answers take longer than a web request should); until it has run, the
+    queue's refreshed_at is empty.
+    """
     errors: dict[str, list[str]] = {}
     if not name.strip():
         errors["name"] = ["give the queue a name"]
@@ -93,7 +99,12 @@ def queue_create(
         created_by=created_by,
     )
     queue.reviewers.set(reviewers)
-    queue_refresh(queue=queue)
+    if fill_later:
+        from annotations.tasks import refresh_queue
+
+        transaction.on_commit(lambda: refresh_queue.delay(queue.pk))
+    else:
+        queue_refresh(queue=queue)
     return queue
 
 

@@ -146,20 +146,28 @@ def queue_create(request: HttpRequest, slug: str) -> HttpResponse:
                     lease_minutes=_whole_number(form["lease_minutes"]),
                     reviewers=get_user_model().objects.filter(pk__in=form["reviewers"]),
                     created_by=request.user,
+                    fill_later=True,
                 )
             except InvalidInput as error:
                 errors = _field_errors(error.fields)
             else:
-                count = queue.items.count()
-                messages.success(
-                    request,
-                    ngettext(
-                        "Queue created with %(count)d answer.",
-                        "Queue created with %(count)d answers.",
-                        count,
+                queue.refresh_from_db(fields=["refreshed_at"])
+                if queue.refreshed_at is None:
+                    # A worker fills it; the queue page follows its progress.
+                    messages.success(
+                        request, _("Queue created; the matching answers are being added.")
                     )
-                    % {"count": count},
-                )
+                else:
+                    count = queue.items.count()
+                    messages.success(
+                        request,
+                        ngettext(
+                            "Queue created with %(count)d answer.",
+                            "Queue created with %(count)d answers.",
+                            count,
+                        )
+                        % {"count": count},
+                    )
                 return redirect("queue-detail", slug=project.slug, queue_id=queue.pk)
         status = 400
     context = {

@@ -131,7 +131,9 @@ def test_queue_list_offers_new_queue_only_to_admins(client, reviewer, project, q
     assert url("queue-next", project, queue_id=queue.pk) in html
 
 
-def test_queue_create_builds_the_queue_from_the_form(client, lead, reviewer, project, answers):
+def test_queue_create_builds_the_queue_from_the_form(
+    client, lead, reviewer, project, answers, django_capture_on_commit_callbacks, eager_tasks
+):
     client.force_login(lead)
     form = {
         "name": "Thumbs down",
@@ -144,7 +146,9 @@ def test_queue_create_builds_the_queue_from_the_form(client, lead, reviewer, pro
         "reviewers": [str(reviewer.pk)],
     }
 
-    response = client.post(url("queue-create", project), form)
+    # The filling runs as a task once the queue is committed (eagerly when embedded).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url("queue-create", project), form)
 
     queue = Queue.objects.get(name="Thumbs down")
     assert response.status_code == 302
@@ -154,6 +158,31 @@ def test_queue_create_builds_the_queue_from_the_form(client, lead, reviewer, pro
     assert queue.instructions == "Check the\nsources."
     assert list(queue.reviewers.all()) == [reviewer]
     assert list(queue.items.values_list("message", flat=True)) == [answers[0].pk]
+
+
+def test_a_queue_being_filled_says_so_and_follows_its_progress(
+    client, lead, project, answers, django_capture_on_commit_callbacks, eager_tasks
+):
+    client.force_login(lead)
+    form = {"name": "Big", "order": "oldest", "annotations_per_item": "1", "lease_minutes": "30"}
+
+    # The request returns before the task that fills the queue has run.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(url("queue-create", project), form, follow=True)
+
+    queue = Queue.objects.get(name="Big")
+    html = response.content.decode()
+    assert queue.items.count() == 0 and queue.refreshed_at is None
+    assert "the matching answers are being added" in html
+    assert 'hx-trigger="every 2s"' in html
+    for callback in callbacks:
+        callback()
+    queue.refresh_from_db()
+    assert queue.items.count() == len(answers) and queue.refreshed_at is not None
+    assert (
+        'hx-trigger="every 2s"'
+        not in client.get(url("queue-detail", project, queue_id=queue.pk)).content.decode()
+    )
 
 
 def test_queue_create_shows_errors_next_to_the_fields(client, lead, project):
