@@ -1,0 +1,122 @@
+"""Reading export items page by page: keyset pages, limits, histories, the query filter."""
+
+import gc
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from annotations.models import Message
+from exports.options import export_options_clean
+from exports.selectors import InList, export_items
+from exports.services.dataset import dataset_export
+from tests.factories import ConversationFactory, FeedbackFactory, MessageFactory
+
+
+def _answered(project, external_id, answers=1):
+    """A conversation with a user turn before each of its voted answers."""
+    conversation = ConversationFactory(project=project, external_id=external_id)
+    for turn in range(answers):
+        MessageFactory(
+            conversation=conversation,
+            project=project,
+            role="user",
+            position=2 * turn,
+            external_id=f"q{turn}",
+            content=f"question {turn}",
+        )
+        answer = MessageFactory(
+            conversation=conversation,
+            project=project,
+            position=2 * turn + 1,
+            external_id=f"a{turn}",
+            content=f"answer {turn}",
+        )
+        FeedbackFactory(message=answer, rating="up")
+
+
+def _ids(pages):
+    return [(item["conversation_id"], item["message_id"]) for page in pages for item in page]
+
+
+def test_pages_follow_each_other_in_id_order_without_gaps_or_repeats(labeled):
+    for n in range(7):
+        _answered(labeled.project, f"k-{n}")
+
+    whole = list(export_items(project=labeled.project, filters={}, page_size=1000))
+    paged = list(export_items(project=labeled.project, filters={}, page_size=3))
+
+    assert [len(page) for page in paged] == [3, 3, 3, 3]
+    assert _ids(paged) == _ids(whole)
+    assert len(set(_ids(paged))) == 12
+
+
+@pytest.mark.parametrize(
+    ("limit", "sizes"), [(1, [1]), (4, [3, 1]), (6, [3, 3]), (50, [3, 3, 3, 3])]
+)
+def test_limit_stops_reading_midway_through_a_page(labeled, limit, sizes):
+    for n in range(7):
+        _answered(labeled.project, f"k-{n}")
+
+    pages = list(export_items(project=labeled.project, filters={"limit": limit}, page_size=3))
+
+    assert [len(page) for page in pages] == sizes
+    whole = list(export_items(project=labeled.project, filters={}, page_size=1000))
+    assert _ids(pages) == _ids(whole)[:limit]
+
+
+def test_each_answer_of_a_conversation_gets_only_the_turns_before_it(labeled):
+    _answered(labeled.project, "multi", answers=3)
+
+    items = [
+        item
+        for page in export_items(project=labeled.project, filters={}, page_size=2)
+        for item in page
+        if item["conversation_id"] == "multi"
+    ]
+
+    assert [item["message_id"] for item in items] == ["a0", "a1", "a2"]
+    assert [item["history"] for item in items] == [
+        [{"role": "user", "content": "question 0"}],
+        [
+            {"role": "user", "content": "question 0"},
+            {"role": "assistant", "content": "answer 0"},
+            {"role": "user", "content": "question 1"},
+        ],
+        [
+            {"role": "user", "content": "question 0"},
+            {"role": "assistant", "content": "answer 0"},
+            {"role": "user", "content": "question 1"},
+            {"role": "assistant", "content": "answer 1"},
+            {"role": "user", "content": "question 2"},
+        ],
+    ]
+
+
+def test_in_list_filter_takes_thousands_of_ids(labeled):
+    ids = [labeled.answers["c1"].pk, labeled.answers["c3"].pk, *range(10**9, 10**9 + 5000)]
+
+    found = Message.objects.filter(InList("id", ids)).values_list("external_id", flat=True)
+
+    assert sorted(found) == ["m2", "m3"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL setting")
+def test_reading_leaves_the_jit_setting_as_it_found_it(labeled):
+    with connection.cursor() as cursor:
+        cursor.execute("SET jit = on")
+
+    list(export_items(project=labeled.project, filters={}, page_size=2))
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "on"
+
+
+def test_an_export_turns_the_garbage_collector_back_on(labeled, tmp_path):
+    options, _ = export_options_clean({"kind": "raw", "format": "jsonl"})
+    assert gc.isenabled()
+
+    dataset_export(project=labeled.project, options=options, output=Path(tmp_path) / "raw.jsonl")
+
+    assert gc.isenabled()

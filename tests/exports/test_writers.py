@@ -1,0 +1,183 @@
+"""CSV lines as csv.writer writes them, and Parquet batches through Arrow's JSON reader."""
+
+import csv
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exports.rows import RowOptions
+from exports.schemas import JSON, schema_for
+from exports.writers import ParquetWriter, csv_line
+
+
+def _csv_writer_line(values):
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()
+
+
+TRICKY_TEXT = [
+    "",
+    "plain",
+    "with, comma",
+    'with "quotes"',
+    "line\nbreak",
+    "carriage\rreturn",
+    "crlf\r\n",
+    '"',
+    ",",
+    "  spaces around  ",
+    "tab\there",
+    "Celery 워커가 작업을 안 가져가요.",
+    "semi;colon",
+    "'single'",
+]
+
+
+def test_csv_line_matches_csv_writer_on_tricky_text():
+    for text in TRICKY_TEXT:
+        assert csv_line(["a", text, "b"]) == _csv_writer_line(["a", text, "b"]), text
+
+
+def test_csv_line_quotes_a_lone_empty_field_as_csv_writer_does():
+    assert csv_line([""]) == _csv_writer_line([""]) == '""\r\n'
+    assert csv_line([None]) == '""\r\n'
+
+
+def test_csv_line_writes_numbers_none_and_nested_values():
+    line = csv_line([None, 120, 0.83, 1e-07, True, ["a", "b"], {"x": 1}, []])
+
+    assert line == ',120,0.83,1e-07,true,"[""a"",""b""]","{""x"":1}",[]\r\n'
+    assert next(csv.reader(io.StringIO(line))) == [
+        "",
+        "120",
+        "0.83",
+        "1e-07",
+        "true",
+        '["a","b"]',
+        '{"x":1}',
+        "[]",
+    ]
+
+
+@given(st.lists(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False)), min_size=1))
+def test_csv_line_matches_csv_writer_on_any_text_and_numbers(values):
+    assert csv_line(values) == _csv_writer_line(values)
+
+
+def _raw_row(**overrides):
+    row = {
+        "conversation_id": "c1",
+        "message_id": "m3",
+        "created_at": "2026-11-25T10:00:00+00:00",
+        "tags": ["beta"],
+        "end_user": "u-42",
+        "history": [{"role": "user", "content": "Celery 워커가 안 돌아요"}],
+        "answer": 'Say "hi"\nthen go.',
+        "contexts": [
+            {"id": "doc-1", "title": None, "url": None, "text": "Broker.", "score": 0.9},
+            {"id": None, "title": "T", "url": "https://x", "text": "", "score": None},
+        ],
+        "model": "gpt-4o-mini",
+        "prompt_name": "devot-rag",
+        "prompt_version": "3",
+        "latency_ms": 120,
+        "feedback": {
+            "up": 1,
+            "down": 0,
+            "reasons": [{"reason": "incorrect", "count": 2}],
+            "comments": ["고마워요"],
+        },
+        "votes": [
+            {
+                "user": "u-1",
+                "rating": "up",
+                "reasons": [],
+                "comment": "",
+                "source": "api",
+                "created_at": "2026-11-25T10:00:00+00:00",
+            }
+        ],
+        "annotations": [
+            {
+                "annotator": "alice",
+                "source": "human",
+                "rubric_version": 2,
+                "answers": {"correctness": 5, "errors": ["tone"], "note": "é"},
+                "corrected_answer": "",
+                "created_at": "2026-11-25T10:00:00+00:00",
+                "updated_at": "2026-11-25T10:00:00+00:00",
+            }
+        ],
+        "consensus": {"correctness": 4.5, "errors": []},
+        "agreement": 0.75,
+        "gold_label": None,
+        "corrected_answer": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def _written_table(tmp_path, rows, kind="raw"):
+    path = tmp_path / f"{kind}.parquet"
+    writer = ParquetWriter(path, schema_for(kind, RowOptions()))
+    writer.write(rows)
+    writer.commit()
+    return pq.read_table(path)
+
+
+def test_parquet_batches_hold_the_values_pyarrow_would_build_from_python(tmp_path):
+    rows = [
+        _raw_row(),
+        _raw_row(
+            message_id="m5",
+            tags=[],
+            history=[],
+            contexts=[],
+            latency_ms=None,
+            votes=[],
+            annotations=[],
+            consensus={},
+            agreement=None,
+        ),
+    ]
+    schema = schema_for("raw", RowOptions())
+
+    table = _written_table(tmp_path, rows)
+
+    expected = pa.Table.from_pylist(
+        [
+            {
+                **row,
+                "annotations": [
+                    {
+                        **label,
+                        "answers": json.dumps(
+                            label["answers"], ensure_ascii=False, separators=(",", ":")
+                        ),
+                    }
+                    for label in row["annotations"]
+                ],
+                "consensus": json.dumps(
+                    row["consensus"], ensure_ascii=False, separators=(",", ":")
+                ),
+            }
+            for row in rows
+        ],
+        schema=schema,
+    )
+    assert table.schema.names == schema.names
+    assert table.to_pylist() == expected.to_pylist()
+    assert table.schema.field("consensus").metadata == JSON
+
+
+def test_parquet_takes_a_row_larger_than_the_json_reader_block(tmp_path):
+    long_answer = "긴 답변 " * 400_000
+
+    table = _written_table(tmp_path, [_raw_row(answer=long_answer), _raw_row()])
+
+    assert table.column("answer").to_pylist() == [long_answer, 'Say "hi"\nthen go.']
