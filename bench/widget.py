@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument(
         "--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
     )
@@ -279,7 +280,7 @@ def main() -> None:
             "--workers",
             str(args.workers),
             "--worker-class",
-            "gthread",
+            args.worker_class,
             "--threads",
             str(args.threads),
             "--log-level",
@@ -312,7 +313,7 @@ def main() -> None:
         f"(new votes and replaced votes mixed); cache and rate limits in Redis"
     )
     print(
-        f"server: gunicorn {args.workers} workers x {args.threads} threads (gthread); "
+        f"server: gunicorn {args.workers} workers x {args.threads} threads ({args.worker_class}); "
         f"{args.clients} concurrent clients ({args.client}) for {result['seconds']:.0f} s "
         "on the same machine"
     )
