@@ -6,11 +6,12 @@ its project. Both are on the hot path of every vote, so:
 
 - the two counters and the widget configuration's generation token are read in one
   Redis pipeline (one round trip; with another cache backend, a few plain calls);
-- public keys with their projects are kept in this process's memory, tagged with the
-  generation token that was current when they were read from the database. Saving or
-  deleting any project or project key replaces the token once the transaction
-  commits, so a revoked key or a changed list of origins takes effect on the next
-  request in every process, not after some expiry.
+- with a shared cache (Redis), public keys with their projects are kept in this
+  process's memory, tagged with the generation token that was current when they were
+  read from the database. Saving or deleting any project or project key replaces the
+  token once the transaction commits, so a revoked key or a changed list of origins
+  takes effect on the next request in every process, not after some expiry. With a
+  cache of one process (the embedded default) keys are read from the database.
 """
 
 import dataclasses
@@ -21,6 +22,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -146,8 +149,10 @@ def public_key_for(request: HttpRequest) -> ProjectKey | None:
 def _remembered_key(hashed: str, generation: bytes | None) -> ProjectKey | None:
     now = time.monotonic()
     remembered = _keys.get(hashed)
+    shared = not isinstance(caches[DEFAULT_CACHE_ALIAS], (LocMemCache, DummyCache))
     if (
-        generation is not None
+        shared
+        and generation is not None
         and remembered is not None
         and remembered[0] == generation
         and now - remembered[1] < KEY_MEMORY_SECONDS
@@ -158,6 +163,9 @@ def _remembered_key(hashed: str, generation: bytes | None) -> ProjectKey | None:
         .filter(key_hash=hashed, kind=ProjectKey.Kind.PUBLIC, revoked_at__isnull=True)
         .first()
     )
+    if not shared:
+        # A cache of this process alone cannot tell other processes of a change.
+        return key
     if generation is None:
         # No token yet (a fresh or flushed cache): start one, unless another process
         # just did, in which case remember nothing this time.
