@@ -1,7 +1,7 @@
 """What every widget request needs before its view runs, in one cache round trip.
 
-A widget request is counted against two fixed-window rate limits (per public key, and
-per public key and client address) and carries a public key that must be resolved to
+A widget request is counted against two fixed-window rate limits (per public key for
+votes, and per public key and client address for every request) and carries a public key that must be resolved to
 its project. Both are on the hot path of every vote, so:
 
 - the two counters and the widget configuration's generation token are read in one
@@ -77,13 +77,18 @@ def widget_hits(request: HttpRequest) -> WidgetHits:
         now = time.time()
         key_start = int(now // key_window * key_window)
         client_start = int(now // client_window * client_window)
-        key_count, client_count, generation = _count_and_read(
-            (f"throttle:widget:key:{hashed}:{key_start}", key_window + 1),
-            (
-                f"throttle:widget:client:{hashed}:{BaseThrottle().get_ident(request)}:{client_start}",
-                client_window + 1,
-            ),
+        client_counter = (
+            f"throttle:widget:client:{hashed}:{BaseThrottle().get_ident(request)}:{client_start}",
+            client_window + 1,
         )
+        if request.method == "GET":
+            # Reading the configuration (once a page) does not spend the key's vote budget.
+            key_count = 0
+            client_count, generation = _count_and_read(client_counter)
+        else:
+            key_count, client_count, generation = _count_and_read(
+                (f"throttle:widget:key:{hashed}:{key_start}", key_window + 1), client_counter
+            )
         # When refused, the caller waits until the window that refused it is over.
         retry_after = max(
             key_start + key_window - now if key_count > key_limit else 0,

@@ -309,6 +309,15 @@ def test_key_rate_limit_applies_across_clients(widget_project, settings):
     assert statuses == [201, 201, 429]
 
 
+def test_reading_the_configuration_does_not_spend_the_keys_vote_budget(widget_project, settings):
+    settings.WIDGET_RATE_PER_KEY = "2/min"
+
+    configs = [send("get", path="/api/v1/widget/config/", raw=b"").status_code for _ in range(3)]
+
+    assert configs == [200, 200, 200]
+    assert [send(body=vote(user=f"u-{i}")).status_code for i in range(3)] == [201, 201, 429]
+
+
 def test_body_over_widget_limit_is_413(widget_project, settings):
     settings.WIDGET_MAX_BODY_BYTES = 500
 
