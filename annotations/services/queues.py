@@ -168,13 +168,6 @@ def _active_claims(now: datetime.datetime) -> Subquery:
     )
 
 
-def _free_slots(item: QueueItem, reviewer: AbstractBaseUser, now: datetime.datetime) -> int:
-    held_by_others = (
-        Claim.objects.filter(item=item, expires_at__gt=now).exclude(reviewer=reviewer).count()
-    )
-    return item.queue.annotations_per_item - item.annotation_count - held_by_others
-
-
 @transaction.atomic
 def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
     """Lease the next item this reviewer should label, or None when nothing is left for them.
@@ -336,23 +329,20 @@ def _claim_next_portable(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueIt
         .filter(annotation_count__lt=queue.annotations_per_item - F("held"))
         .order_by("sort_key", "id")
     )
-    # SQLite holds the database write lock for the whole transaction: one claim at a time.
-    for _ in range(CLAIM_ATTEMPTS):
-        item = candidates.first()
-        if item is None:
-            return None
-        item.queue = queue
-        if _free_slots(item, reviewer, now) > 0:
-            # One statement that also replaces this reviewer's expired lease, if any.
-            Claim.objects.bulk_create(
-                [Claim(item=item, reviewer=reviewer, created_at=now, expires_at=expires_at)],
-                update_conflicts=True,
-                unique_fields=["item", "reviewer"],
-                update_fields=["created_at", "expires_at"],
-            )
-            return item
-        candidates = candidates.exclude(pk=item.pk)
-    return None
+    # SQLite holds the database write lock for the whole transaction (IMMEDIATE), so
+    # the free slots counted by this query cannot change before the lease is written.
+    item = candidates.first()
+    if item is None:
+        return None
+    item.queue = queue
+    # One statement that also replaces this reviewer's expired lease, if any.
+    Claim.objects.bulk_create(
+        [Claim(item=item, reviewer=reviewer, created_at=now, expires_at=expires_at)],
+        update_conflicts=True,
+        unique_fields=["item", "reviewer"],
+        update_fields=["created_at", "expires_at"],
+    )
+    return item
 
 
 def _check_assigned(*, queue: Queue, reviewer: AbstractBaseUser) -> None:
