@@ -115,6 +115,10 @@ def build(rows: int) -> None:
                    WHERE {batch}""",  # noqa: S608 - fixed fragments, values are parameters
                 [project.pk, low, high],
             )
+            # Fresh statistics for the rows just added: without them the planner joins
+            # the batch's answers to the whole table and one batch takes minutes.
+            cursor.execute("ANALYZE annotations_conversation")
+            cursor.execute("ANALYZE annotations_message")
             answers = f"""FROM annotations_message m
                    WHERE m.role = 'assistant' AND m.conversation_id IN
                      (SELECT c.id FROM annotations_conversation c WHERE {batch})"""  # noqa: S608

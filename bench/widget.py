@@ -6,7 +6,8 @@ redis://127.0.0.1:6379/0). Every client sends votes from an allowed Origin with 
 public key, for random answers and end users, like browsers embedding the widget.
 The rate limits are raised for the run, since every client shares one address.
 
-    python bench/widget.py [--clients 32] [--seconds 20] [--workers 3] [--threads 8]
+    python bench/widget.py [--clients 32] [--seconds 20] [--workers 2]
+                           [--worker-class gevent|gthread|sync] [--threads 8]
                            [--client wrk|python]
 
 The load comes from wrk (Debian package `wrk`; a C load generator whose own CPU use is
@@ -240,9 +241,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--worker-class", default="gevent", choices=["gevent", "gthread", "sync"])
     parser.add_argument(
         "--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
     )
@@ -307,13 +308,18 @@ def main() -> None:
         server.terminate()
         server.wait(10)
 
+    per_worker = (
+        f"a pool of {os.environ.get('DB_POOL_SIZE', '8')} database connections each"
+        if args.worker_class == "gevent"
+        else f"{args.threads} threads each"
+    )
     print(f"machine: {machine_summary(pg_version)}")
     print(
         f"data: {CONVERSATIONS:,} conversations, {len(answers):,} answers; votes by 5,000 visitors "
         f"(new votes and replaced votes mixed); cache and rate limits in Redis"
     )
     print(
-        f"server: gunicorn {args.workers} workers x {args.threads} threads ({args.worker_class}); "
+        f"server: gunicorn {args.workers} {args.worker_class} workers, {per_worker}; "
         f"{args.clients} concurrent clients ({args.client}) for {result['seconds']:.0f} s "
         "on the same machine"
     )

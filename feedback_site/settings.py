@@ -7,12 +7,20 @@ the real services; DEBUG then defaults to off and a real SECRET_KEY is required.
 Every variable is listed in .env.example.
 """
 
+import sys
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _gevent_patched() -> bool:
+    """True in a gevent worker (the standard library patched for greenlets)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
 
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
@@ -107,6 +115,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # DB_POOL_SIZE=N: a pool of at most N connections per process, lent to a request
+    # for its duration, instead of one persistent connection per thread. On by default
+    # in gevent workers (gunicorn.conf.py), where every client connection is a greenlet
+    # of its own and would otherwise open a database connection of its own.
+    _pool_size = env.str("DB_POOL_SIZE", default="").strip()
+    if _pool_size := int(_pool_size) if _pool_size else (8 if _gevent_patched() else 0):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_size),
+            "max_size": _pool_size,
+            # A request waits this long for a free connection before failing.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Django's own queries bind parameters client-side and are never prepared; the
     # queue's claim statements bind server-side and are prepared once per connection,
     # since planning them costs more than running them. Turn off behind a

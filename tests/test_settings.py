@@ -60,3 +60,49 @@ def test_database_and_broker_urls_switch_to_real_services():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "django.db.backends.postgresql", "False"]
+
+
+def test_gevent_workers_pool_database_connections_by_default():
+    code = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import feedback_site.settings as s\n"
+        "d = s.DATABASES['default']\n"
+        "print(d['OPTIONS']['pool']['max_size'], d['CONN_MAX_AGE'])"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DB_POOL_SIZE"},
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+        "SECRET_KEY": "settings-test-secret-" + "x" * 40,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["8", "0"]
+
+
+def test_without_gevent_connections_persist_per_thread_unless_a_pool_is_asked_for():
+    env = {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+        "SECRET_KEY": "settings-test-secret-" + "x" * 40,
+    }
+    code = (
+        "import feedback_site.settings as s\n"
+        "d = s.DATABASES['default']\n"
+        "print(d.get('OPTIONS', {}).get('pool', {}).get('max_size'), d['CONN_MAX_AGE'])"
+    )
+    base = {k: v for k, v in os.environ.items() if k != "DB_POOL_SIZE"}
+    plain = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True, text=True
+    )
+    pooled = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, **env, "DB_POOL_SIZE": "4", "CONN_MAX_AGE": "60"},
+        capture_output=True,
+        text=True,
+    )
+
+    assert plain.stdout.split() == ["None", "60"], plain.stderr
+    assert pooled.stdout.split() == ["4", "0"], pooled.stderr

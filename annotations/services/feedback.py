@@ -2,6 +2,7 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
+from annotations.db import prepared_cursor
 from annotations.errors import InvalidInput
 from annotations.models import Conversation, Feedback, Message, Project
 from annotations.selectors import message_get
@@ -129,7 +130,7 @@ def _feedback_upsert_postgresql(
     source: str,
 ) -> tuple[Feedback, bool] | None:
     now = timezone.now()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _UPSERT_SQL,
             {

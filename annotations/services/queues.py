@@ -17,13 +17,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import psycopg
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from annotations.db import prepared_cursor
 from annotations.errors import Conflict, Forbidden, InvalidInput, NotFound
 from annotations.filters import queue_filters_clean
 from annotations.models import (
@@ -261,11 +261,9 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
         "expires": now + datetime.timedelta(minutes=queue.lease_minutes),
         "passed": [],
     }
-    connection.ensure_connection()
-    # A server-side binding cursor, so these statements are prepared after a few runs
-    # on a connection (prepare_threshold in the settings): planning them costs more
-    # than running them. Wrapped like Django's own cursors (errors, query logging).
-    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+    # Prepared after a few runs on a connection: planning these statements costs more
+    # than running them.
+    with prepared_cursor() as cursor:
         for attempt in range(CLAIM_ATTEMPTS):
             cursor.execute(_CLAIM_SQL, params)
             allowed, held, *columns = cursor.fetchone()
