@@ -188,6 +188,8 @@ end
 
 done = function(summary, latency, requests)
   io.write(string.format("p50_us %%d\\np99_us %%d\\n", latency:percentile(50), latency:percentile(99)))
+  for _, p in ipairs({75, 90, 95, 99.9}) do io.write(string.format("p%%s_us %%d\\n", p, latency:percentile(p))) end
+  io.write(string.format("max_us %%d\\n", latency.max))
 end
 """
 
@@ -220,6 +222,8 @@ def run_wrk(port: int, public_key: str, *, clients: int, seconds: float) -> dict
             text=True,
             check=True,
         ).stdout
+    if os.environ.get("BENCH_VERBOSE"):
+        print(output)
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     elapsed = float(re.search(r"requests in ([\d.]+)s", output).group(1))
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)

@@ -12,12 +12,14 @@ is read once): five queries a page, none per answer.
 
 import bisect
 import contextlib
+import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -127,19 +129,80 @@ class InList(Func):
         return f"{column} IN ({placeholders})", [*params, *self.values]
 
 
-def _fetch(queryset: QuerySet) -> list[tuple]:
-    """The rows of a values_list query as plain tuples, fetched at once.
+Statement = tuple[str, Any] | None
+
+
+def _statement(queryset: QuerySet) -> Statement:
+    """The SQL and parameters of a values_list query; None when it can match nothing."""
+    try:
+        return queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return None
+
+
+class _Reader:
+    """Runs the export's statements and fetches their rows as plain tuples.
 
     The export's columns are text and integers that need no conversion, and Django's
-    row iterator costs more per row than the database takes to send it.
+    row iterator costs more per row than the database takes to send them. On
+    PostgreSQL the statements run in a background thread on the request's own
+    connection (the same session and transaction, so a page is read as the caller
+    would read it): submitted ahead, the next page is read while this one is turned
+    into rows. The thread runs one statement at a time, and the caller does not use
+    the connection while a statement is submitted. Elsewhere they run when submitted.
     """
-    try:
-        sql, params = queryset.query.sql_with_params()
-    except EmptyResultSet:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+
+    def __init__(self) -> None:
+        self.executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-reader")
+            if connection.vendor == "postgresql"
+            else None
+        )
+        connection.ensure_connection()
+        # This thread's wrapper (the `connection` proxy would resolve to the reader
+        # thread's own).
+        self.connection = connections[DEFAULT_DB_ALIAS]
+        self.raw = connection.connection
+        # Logged like Django's own statements (tests count them, DEBUG shows them).
+        self.logged = connection.queries_logged
+
+    def submit(self, statement: Statement) -> Future:
+        if self.executor is not None:
+            return self.executor.submit(self._run, statement)
+        future: Future = Future()
+        try:
+            future.set_result(self._run(statement))
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+    def _run(self, statement: Statement) -> list[tuple]:
+        if statement is None:
+            return []
+        sql, params = statement
+        if self.executor is None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        # The raw connection: Django's wrapper belongs to the caller's thread.
+        started = time.monotonic()
+        # Errors become Django's, as they would from its own cursors.
+        with self.connection.wrap_database_errors, self.raw.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            if self.logged:
+                self.connection.queries_log.append(
+                    {
+                        "sql": self.connection.ops.last_executed_query(cursor, sql, params),
+                        "time": f"{time.monotonic() - started:.3f}",
+                    }
+                )
+        return rows
+
+    def close(self) -> None:
+        """Wait for the statement in hand (if any) and drop those not started."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _json(text: str | None) -> Any:
@@ -151,30 +214,34 @@ def _json_list(text: str) -> Any:
     return [] if text == "[]" else orjson.loads(text) or []
 
 
-def _conversations(conversation_ids: Iterable[int]) -> dict[int, tuple[str, list, str]]:
-    """{conversation id: (external id, tags, end user)}."""
-    rows = _fetch(
+def _conversations_statement(conversation_ids: Iterable[int]) -> Statement:
+    return _statement(
         Conversation.objects.filter(InList("id", conversation_ids))
         .annotate(tags_json=Cast("tags", TextField()))
         .values_list("id", "external_id", "tags_json", "end_user")
     )
+
+
+def _conversations(rows: list[tuple]) -> dict[int, tuple[str, list, str]]:
+    """{conversation id: (external id, tags, end user)}."""
     return {
         conversation_id: (external_id, _json_list(tags), end_user)
         for conversation_id, external_id, tags, end_user in rows
     }
 
 
-def _histories(
-    conversation_ids: Iterable[int],
-) -> dict[int, tuple[list[int], list[dict[str, str]]]]:
-    """{conversation id: (positions, messages)} of every message of the conversations,
-    in position order; an answer's history is the prefix before its position."""
-    histories: dict[int, tuple[list[int], list[dict[str, str]]]] = {}
-    rows = _fetch(
+def _histories_statement(conversation_ids: Iterable[int]) -> Statement:
+    return _statement(
         Message.objects.filter(InList("conversation_id", conversation_ids))
         .order_by("conversation_id", "position")
         .values_list("conversation_id", "position", "role", "content")
     )
+
+
+def _histories(rows: list[tuple]) -> dict[int, tuple[list[int], list[dict[str, str]]]]:
+    """{conversation id: (positions, messages)} of every message of the conversations,
+    in position order; an answer's history is the prefix before its position."""
+    histories: dict[int, tuple[list[int], list[dict[str, str]]]] = {}
     current = None
     positions: list[int] = []
     messages: list[dict[str, str]] = []
@@ -187,10 +254,9 @@ def _histories(
     return histories
 
 
-def _feedback(project_id: int, first_id: int, last_id: int) -> dict[int, list[dict[str, Any]]]:
+def _feedback_statement(project_id: int, first_id: int, last_id: int) -> Statement:
     """Votes on the answers with ids in the range (those not in the page go unused)."""
-    votes: dict[int, list[dict[str, Any]]] = {}
-    rows = _fetch(
+    return _statement(
         Feedback.objects.filter(
             project_id=project_id, message_id__gte=first_id, message_id__lte=last_id
         )
@@ -200,6 +266,10 @@ def _feedback(project_id: int, first_id: int, last_id: int) -> dict[int, list[di
             "message_id", "end_user", "rating", "reasons_json", "comment", "source", "created"
         )
     )
+
+
+def _feedback(rows: list[tuple]) -> dict[int, list[dict[str, Any]]]:
+    votes: dict[int, list[dict[str, Any]]] = {}
     for message_id, end_user, rating, reasons, comment, source, created_at in rows:
         vote = {
             "user": end_user,
@@ -216,10 +286,9 @@ def _feedback(project_id: int, first_id: int, last_id: int) -> dict[int, list[di
     return votes
 
 
-def _annotations(project_id: int, first_id: int, last_id: int) -> dict[int, list[dict[str, Any]]]:
+def _annotations_statement(project_id: int, first_id: int, last_id: int) -> Statement:
     """Labels on the answers with ids in the range (those not in the page go unused)."""
-    labels: dict[int, list[dict[str, Any]]] = {}
-    rows = _fetch(
+    return _statement(
         Annotation.objects.filter(
             project_id=project_id, message_id__gte=first_id, message_id__lte=last_id
         )
@@ -240,6 +309,10 @@ def _annotations(project_id: int, first_id: int, last_id: int) -> dict[int, list
             "updated",
         )
     )
+
+
+def _annotations(rows: list[tuple]) -> dict[int, list[dict[str, Any]]]:
+    labels: dict[int, list[dict[str, Any]]] = {}
     for message_id, name, source, version, answers, corrected, created_at, updated_at in rows:
         label = {
             "annotator": name,
@@ -260,26 +333,68 @@ def _annotations(project_id: int, first_id: int, last_id: int) -> dict[int, list
 def export_items(
     *, project: Project, filters: dict[str, Any], page_size: int = PAGE_SIZE
 ) -> Iterator[list[dict[str, Any]]]:
-    """Pages of export items (the plain dicts exports.rows builds rows from)."""
+    """Pages of export items (the plain dicts exports.rows builds rows from).
+
+    A page is read with five statements: its answers (the next ones after the last
+    id of the page before), then their conversations, the conversations' messages,
+    and the votes and labels in the page's id range. The statements of the next page
+    are submitted before this page is handed over, so that the database reads them
+    while the caller turns this one into rows.
+    """
     answers_query = (
         export_messages(project=project, filters=filters)
         .annotate(contexts_json=Cast("contexts", TextField()), created=IsoTimestamp("created_at"))
         .values_list(*ANSWER_FIELDS)
     )
     limit = filters.get("limit")
-    after = 0
-    read = 0
+
+    def next_answers(after: int, read: int) -> tuple[Future | None, int]:
+        """The next page's answers, submitted, and how many were asked for; (None, 0)
+        when the limit is reached."""
+        if limit and read >= limit:
+            return None, 0
+        size = min(page_size, limit - read) if limit else page_size
+        return reader.submit(_statement(answers_query.filter(id__gt=after)[:size])), size
+
+    def submit_after(
+        answers: list[tuple], read: int, size: int
+    ) -> tuple[list[Future], Future | None, int]:
+        """Submit what follows a page of answers: their related rows, and the next page
+        of answers unless this one was the last."""
+        related = _submit_related(reader, project.pk, answers)
+        if len(answers) < size:
+            return related, None, 0
+        return related, *next_answers(answers[-1][0], read)
+
     with _without_jit():
-        while not limit or read < limit:
-            size = min(page_size, limit - read) if limit else page_size
-            answers = _fetch(answers_query.filter(id__gt=after)[:size])
-            if not answers:
-                return
-            yield _page(project.pk, answers)
-            read += len(answers)
-            if len(answers) < size:
-                return
-            after = answers[-1][0]
+        reader = _Reader()
+        try:
+            following, size = next_answers(0, 0)
+            answers = following.result() if following else []
+            read = len(answers)
+            if answers:
+                related, following, size = submit_after(answers, read, size)
+            while answers:
+                page = _page(answers, *(future.result() for future in related))
+                answers = following.result() if following else []
+                if answers:
+                    # The next page is read while the caller works on this one.
+                    read += len(answers)
+                    related, following, size = submit_after(answers, read, size)
+                yield page
+        finally:
+            reader.close()
+
+
+def _submit_related(reader: _Reader, project_id: int, answers: list[tuple]) -> list[Future]:
+    first_id, last_id = answers[0][0], answers[-1][0]
+    conversation_ids = {answer[1] for answer in answers}
+    return [
+        reader.submit(_conversations_statement(conversation_ids)),
+        reader.submit(_histories_statement(conversation_ids)),
+        reader.submit(_feedback_statement(project_id, first_id, last_id)),
+        reader.submit(_annotations_statement(project_id, first_id, last_id)),
+    ]
 
 
 @contextlib.contextmanager
@@ -302,13 +417,17 @@ def _without_jit() -> Iterator[None]:
             cursor.execute("SELECT set_config('jit', %s, false)", [previous])
 
 
-def _page(project_id: int, answers: list[tuple]) -> list[dict[str, Any]]:
-    first_id, last_id = answers[0][0], answers[-1][0]
-    conversation_ids = {answer[1] for answer in answers}
-    conversations = _conversations(conversation_ids)
-    histories = _histories(conversation_ids)
-    votes = _feedback(project_id, first_id, last_id)
-    labels = _annotations(project_id, first_id, last_id)
+def _page(
+    answers: list[tuple],
+    conversation_rows: list[tuple],
+    message_rows: list[tuple],
+    vote_rows: list[tuple],
+    label_rows: list[tuple],
+) -> list[dict[str, Any]]:
+    conversations = _conversations(conversation_rows)
+    histories = _histories(message_rows)
+    votes = _feedback(vote_rows)
+    labels = _annotations(label_rows)
     no_history: tuple[list[int], list[dict[str, str]]] = ([], [])
     page = []
     for (

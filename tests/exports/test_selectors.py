@@ -1,10 +1,11 @@
 """Reading export items page by page: keyset pages, limits, histories, the query filter."""
 
 import gc
+import threading
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from annotations.models import Message
 from exports.options import export_options_clean
@@ -120,3 +121,36 @@ def test_an_export_turns_the_garbage_collector_back_on(labeled, tmp_path):
     dataset_export(project=labeled.project, options=options, output=Path(tmp_path) / "raw.jsonl")
 
     assert gc.isenabled()
+
+
+def test_stopping_after_the_first_page_leaves_no_reader_behind(labeled):
+    for n in range(6):
+        _answered(labeled.project, f"s-{n}")
+
+    pages = export_items(project=labeled.project, filters={}, page_size=2)
+    first = next(pages)
+    pages.close()
+
+    assert len(first) == 2
+    assert not [
+        thread for thread in threading.enumerate() if thread.name.startswith("export-reader")
+    ]
+    # The connection is free for the caller again.
+    assert Message.objects.filter(project=labeled.project, role="assistant").count() >= 6
+
+
+def test_a_failing_statement_reaches_the_caller(labeled, monkeypatch):
+    _answered(labeled.project, "f-1")
+    from exports import selectors
+
+    def broken(conversation_ids):
+        return ("SELECT id FROM no_such_table", ())
+
+    monkeypatch.setattr(selectors, "_conversations_statement", broken)
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        list(export_items(project=labeled.project, filters={}, page_size=2))
+
+    assert not [
+        thread for thread in threading.enumerate() if thread.name.startswith("export-reader")
+    ]
