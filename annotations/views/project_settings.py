@@ -2,7 +2,8 @@
 
 One page with a section per topic. Every form posts to the page with an `action`;
 a success redirects back to the section (post/redirect/get), an error renders the
-page again with the submitted values and the errors in place.
+page again with the submitted values and the errors in place. A new key is the
+exception: the page answers the POST itself, the one place its raw value appears.
 """
 
 import json
@@ -46,7 +47,6 @@ from annotations.services.rubrics import rubric_publish
 from annotations.views.access import project_for
 
 # The raw value of a key just created, kept for exactly one page view.
-NEW_KEY_SESSION = "project-settings:new-key"
 REASON_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 MAX_REASON_LABEL = 100
 MAX_REASONS = 20
@@ -218,11 +218,6 @@ def _member_remove(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 def _keys_context(request: HttpRequest, project: Project) -> dict[str, Any]:
-    new_key = None
-    stored = request.session.get(NEW_KEY_SESSION)
-    if stored and stored.get("project") == project.pk:
-        # Shown on this render only: the raw key is never stored anywhere else.
-        new_key = request.session.pop(NEW_KEY_SESSION)
     keys = project_key_list(project=project)
     revoke_candidate = None
     revoke_id = request.GET.get("revoke", "")
@@ -243,7 +238,7 @@ def _keys_context(request: HttpRequest, project: Project) -> dict[str, Any]:
         )
     return {
         "list": keys,
-        "new_key": new_key,
+        "new_key": None,
         "revoke_candidate": revoke_candidate,
         "create_name": "",
         "create_kind": ProjectKey.Kind.SECRET,
@@ -266,15 +261,14 @@ def _key_create(request: HttpRequest, project: Project) -> HttpResponse:
     key, raw_key = project_key_create(
         project=project, kind=kind, name=name, created_by=request.user
     )
-    request.session[NEW_KEY_SESSION] = {
-        "project": project.pk,
-        "id": key.pk,
-        "kind": key.kind,
-        "name": key.name,
-        "raw": raw_key,
-    }
+    # The raw key goes out in this response only: kept nowhere, not even in the session
+    # (whose store would then hold it in clear), so the page answers the POST itself.
     messages.success(request, gettext("The key was created."))
-    return redirect(_section_url(project, "new-key"))
+    return _render(
+        request,
+        project,
+        keys={"new_key": {"id": key.pk, "kind": key.kind, "name": key.name, "raw": raw_key}},
+    )
 
 
 def _key_revoke(request: HttpRequest, project: Project) -> HttpResponse:
