@@ -145,6 +145,52 @@ class TestQueueCreate:
         )
         assert order == ["old-down", "new-down", "old-none", "old-up"]
 
+    def test_sort_keys_are_whole_seconds_of_the_answer_and_its_rank(self, project, lead):
+        created = datetime.datetime(2026, 11, 20, 8, 30, 15, 987654, tzinfo=datetime.UTC)
+        add_answer(project, "down", vote="down", created_at=created)
+        add_answer(project, "none", created_at=created)
+        add_answer(project, "up", vote="up", created_at=created)
+        seconds = int(created.timestamp())
+
+        triage = queue_create(project=project, name="Triage", filters={}, created_by=lead)
+        newest = queue_create(
+            project=project, name="New", filters={}, order="newest", created_by=lead
+        )
+        oldest = queue_create(
+            project=project, name="Old", filters={}, order="oldest", created_by=lead
+        )
+
+        def keys(queue):
+            return dict(queue.items.values_list("message__conversation__external_id", "sort_key"))
+
+        assert keys(triage) == {
+            "down": seconds,
+            "none": 10**11 + seconds,
+            "up": 2 * 10**11 + seconds,
+        }
+        assert set(keys(newest).values()) == {-seconds}
+        assert set(keys(oldest).values()) == {seconds}
+
+    def test_newest_first_and_random_orders(self, project, lead):
+        now = timezone.now()
+        for day in range(6):
+            add_answer(project, f"d{day}", created_at=now - datetime.timedelta(days=day))
+
+        newest = queue_create(
+            project=project, name="New", filters={}, order="newest", created_by=lead
+        )
+        shuffled = queue_create(
+            project=project, name="Any", filters={}, order="random", created_by=lead
+        )
+
+        ordered = newest.items.order_by("sort_key", "id").values_list(
+            "message__conversation__external_id", flat=True
+        )
+        assert list(ordered) == ["d0", "d1", "d2", "d3", "d4", "d5"]
+        random_keys = list(shuffled.items.values_list("sort_key", flat=True))
+        assert len(set(random_keys)) == 6
+        assert all(0 <= key < 10**12 for key in random_keys)
+
     def test_refresh_adds_new_matches_without_duplicates(self, project, lead):
         add_answer(project, "a", vote="down")
         queue = queue_create(
