@@ -59,10 +59,16 @@ def celery_worker_process(*, queue: str, extra_env: dict[str, str] | None = None
     try:
         yield broker
     finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
-        print(output[-4000:])
+        process_stop(worker)
+
+
+def process_stop(process: subprocess.Popen) -> None:
+    """Stop a server or worker started by a test, and print the end of its output
+    (pytest shows it when the test fails)."""
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    print(output[-4000:])

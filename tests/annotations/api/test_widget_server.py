@@ -17,7 +17,7 @@ from django.db import connection
 from annotations.models import Feedback
 from tests.conftest import conversation_payload
 from tests.factories import ProjectKeyFactory
-from tests.workers import subprocess_database_url
+from tests.workers import process_stop, subprocess_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,13 +81,7 @@ def server(project, api):
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            output, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        print(output[-4000:])
+        process_stop(process)
 
 
 def client_votes(base_url: str, client: int) -> list[tuple[str, int]]:
