@@ -148,8 +148,9 @@ class _Reader:
     PostgreSQL the statements run in a background thread on the request's own
     connection (the same session and transaction, so a page is read as the caller
     would read it): submitted ahead, the next page is read while this one is turned
-    into rows. The thread runs one statement at a time, and the caller does not use
-    the connection while a statement is submitted. Elsewhere they run when submitted.
+    into rows. The caller may still use the connection meanwhile (a job writes its
+    progress): psycopg connections are thread-safe and let one statement through at a
+    time. Elsewhere the statements run when submitted.
     """
 
     def __init__(self) -> None:
