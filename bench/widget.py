@@ -306,6 +306,9 @@ def main() -> None:
                 time.sleep(0.1)
         run_clients(port, public_key, answers, clients=4, seconds=2)  # warm-up
         if args.client == "wrk":
+            # Warm-up at full concurrency: database pools grown to size, statements
+            # prepared on every connection, before the measured run.
+            run_wrk(port, public_key, clients=args.clients, seconds=5, threads=args.wrk_threads)
             result = run_wrk(
                 port,
                 public_key,
