@@ -269,22 +269,32 @@ def _feedback_statement(project_id: int, first_id: int, last_id: int) -> Stateme
     )
 
 
-def _feedback(rows: list[tuple]) -> dict[int, list[dict[str, Any]]]:
-    votes: dict[int, list[dict[str, Any]]] = {}
-    for message_id, end_user, rating, reasons, comment, source, created_at in rows:
-        vote = {
-            "user": end_user,
-            "rating": rating,
-            "reasons": _json_list(reasons),
-            "comment": comment,
-            "source": source,
-            "created_at": created_at,
-        }
-        if message_id in votes:
-            votes[message_id].append(vote)
+def _by_message(pairs: Iterable[tuple[int, dict[str, Any]]]) -> dict[int, list[dict[str, Any]]]:
+    """{message id: [values in the order given]}."""
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for message_id, value in pairs:
+        if message_id in grouped:
+            grouped[message_id].append(value)
         else:
-            votes[message_id] = [vote]
-    return votes
+            grouped[message_id] = [value]
+    return grouped
+
+
+def _feedback(rows: list[tuple]) -> dict[int, list[dict[str, Any]]]:
+    return _by_message(
+        (
+            message_id,
+            {
+                "user": end_user,
+                "rating": rating,
+                "reasons": _json_list(reasons),
+                "comment": comment,
+                "source": source,
+                "created_at": created_at,
+            },
+        )
+        for message_id, end_user, rating, reasons, comment, source, created_at in rows
+    )
 
 
 def _annotations_statement(project_id: int, first_id: int, last_id: int) -> Statement:
@@ -313,22 +323,21 @@ def _annotations_statement(project_id: int, first_id: int, last_id: int) -> Stat
 
 
 def _annotations(rows: list[tuple]) -> dict[int, list[dict[str, Any]]]:
-    labels: dict[int, list[dict[str, Any]]] = {}
-    for message_id, name, source, version, answers, corrected, created_at, updated_at in rows:
-        label = {
-            "annotator": name,
-            "source": source,
-            "rubric_version": version,
-            "answers": _json(answers) or {},
-            "corrected_answer": corrected,
-            "created_at": created_at,
-            "updated_at": updated_at,
-        }
-        if message_id in labels:
-            labels[message_id].append(label)
-        else:
-            labels[message_id] = [label]
-    return labels
+    return _by_message(
+        (
+            message_id,
+            {
+                "annotator": name,
+                "source": source,
+                "rubric_version": version,
+                "answers": _json(answers) or {},
+                "corrected_answer": corrected,
+                "created_at": created_at,
+                "updated_at": updated_at,
+            },
+        )
+        for message_id, name, source, version, answers, corrected, created_at, updated_at in rows
+    )
 
 
 def export_items(

@@ -120,6 +120,10 @@ else:
     # in gevent workers (gunicorn.conf.py), where every client connection is a greenlet
     # of its own and would otherwise open a database connection of its own.
     _pool_size = env.str("DB_POOL_SIZE", default="").strip()
+    if _pool_size and not _pool_size.isdigit():
+        raise ImproperlyConfigured(
+            f"DB_POOL_SIZE must be a whole number of connections, not {_pool_size!r}."
+        )
     if _pool_size := int(_pool_size) if _pool_size else (8 if _gevent_patched() else 0):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, _pool_size),

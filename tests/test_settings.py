@@ -106,3 +106,14 @@ def test_without_gevent_connections_persist_per_thread_unless_a_pool_is_asked_fo
 
     assert plain.stdout.split() == ["None", "60"], plain.stderr
     assert pooled.stdout.split() == ["4", "0"], pooled.stderr
+
+
+def test_a_pool_size_that_is_not_a_number_is_refused_at_start():
+    result = _import_settings(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        SECRET_KEY="settings-test-secret-" + "x" * 40,
+        DB_POOL_SIZE="eight",
+    )
+
+    assert result.returncode != 0
+    assert "DB_POOL_SIZE must be a whole number" in result.stderr
