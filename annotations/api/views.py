@@ -1,6 +1,7 @@
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from pydantic import BaseModel, ValidationError
 from rest_framework import status
@@ -76,7 +77,36 @@ def read_payload(request: Request, model: type[PayloadT]) -> PayloadT:
     return parse_payload(body, model)
 
 
-class SecretKeyApiView(APIView):
+class KeyApiView(APIView):
+    """Base of the endpoints authenticated by a project key (secret or public).
+
+    DRF links a view, its request and its response to one another (view.request,
+    request.parser_context["view"], response.renderer_context["response"], ...). Once
+    the response has been sent those links are undone, so that reference counting
+    frees a request's objects at once instead of leaving them to the cyclic garbage
+    collector, whose pauses would stall every request in flight.
+    """
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Called by response.close(), which then empties the list of closers.
+        response._resource_closers.append(self._unlink)
+        return response
+
+    def _unlink(self) -> None:
+        request = getattr(self, "request", None)
+        response = getattr(self, "response", None)
+        if isinstance(request, Request):
+            request.parser_context.clear()
+        if response is not None and getattr(response, "renderer_context", None):
+            response.renderer_context.clear()
+        # Also Django's view.head = view.get, a bound method of the view held by itself.
+        self.__dict__.clear()
+
+
+class SecretKeyApiView(KeyApiView):
     """Base for endpoints that act for the project of a secret key."""
 
     @property

@@ -19,7 +19,6 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
-from rest_framework.views import APIView
 
 from annotations.errors import DomainError, Forbidden
 from annotations.feedback_reasons import project_reasons
@@ -31,7 +30,7 @@ from annotations.services.feedback import feedback_submit, feedback_withdraw
 from annotations.widget_gate import KEY_HEADER, public_key_for, widget_hits
 
 from .serializers import ErrorSerializer, FeedbackOutputSerializer, feedback_data
-from .views import read_payload
+from .views import KeyApiView, read_payload
 
 
 def cors_allow_widget_request(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
@@ -92,7 +91,7 @@ class WidgetRateThrottle(BaseThrottle):
         return self.hits.retry_after
 
 
-class WidgetApiView(APIView):
+class WidgetApiView(KeyApiView):
     authentication_classes = [PublicKeyAuthentication]
     permission_classes = [HasPublicKey]
     throttle_classes = [WidgetRateThrottle]
