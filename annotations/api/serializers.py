@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from annotations.models import Annotation, Conversation, DailyStats, Feedback, Message
+from annotations.services.feedback import RecordedVote
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -53,18 +54,18 @@ class FeedbackOutputSerializer(serializers.Serializer):
 _DATETIME = serializers.DateTimeField()
 
 
-def feedback_data(feedback: Feedback) -> dict[str, Any]:
+def feedback_data(vote: RecordedVote) -> dict[str, Any]:
     """What FeedbackOutputSerializer renders, built directly: votes are the hot path."""
     return {
-        "conversation": feedback.message.conversation.external_id,
-        "message": feedback.message.external_id,
-        "user": feedback.end_user,
-        "rating": feedback.rating,
-        "reasons": list(feedback.reasons),
-        "comment": feedback.comment,
-        "source": feedback.source,
-        "created_at": _DATETIME.to_representation(feedback.created_at),
-        "updated_at": _DATETIME.to_representation(feedback.updated_at),
+        "conversation": vote.conversation_id,
+        "message": vote.message_id,
+        "user": vote.end_user,
+        "rating": vote.rating,
+        "reasons": list(vote.reasons),
+        "comment": vote.comment,
+        "source": vote.source,
+        "created_at": _DATETIME.to_representation(vote.created_at),
+        "updated_at": _DATETIME.to_representation(vote.updated_at),
     }
 
 

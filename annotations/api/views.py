@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from pydantic import BaseModel, ValidationError
 from rest_framework import status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -77,6 +78,27 @@ def read_payload(request: Request, model: type[PayloadT]) -> PayloadT:
     return parse_payload(body, model)
 
 
+class JsonNegotiation(BaseContentNegotiation):
+    """The key API answers in JSON whatever the Accept header says.
+
+    DRF's default negotiation matches the Accept header against every renderer, a
+    cost on each vote, only to choose the one renderer these endpoints have. The
+    request's Content-Type is still checked against the parsers.
+    """
+
+    def __init__(self) -> None:
+        self._default = DefaultContentNegotiation()
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return self._default.select_parser(request, parsers)
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
 class KeyApiView(APIView):
     """Base of the endpoints authenticated by a project key (secret or public).
 
@@ -86,6 +108,8 @@ class KeyApiView(APIView):
     frees a request's objects at once instead of leaving them to the cyclic garbage
     collector, whose pauses would stall every request in flight.
     """
+
+    content_negotiation_class = JsonNegotiation
 
     def finalize_response(
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
@@ -274,7 +298,7 @@ class FeedbackCreateApi(SecretKeyApiView):
     )
     def post(self, request: Request) -> Response:
         payload = read_payload(request, FeedbackIn)
-        feedback, created = feedback_submit(
+        vote = feedback_submit(
             project=self.project_key.project,
             conversation_id=payload.conversation,
             message_id=payload.message,
@@ -284,8 +308,8 @@ class FeedbackCreateApi(SecretKeyApiView):
             comment=payload.comment,
             source=Feedback.Source.API,
         )
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(feedback_data(feedback), status=code)
+        code = status.HTTP_201_CREATED if vote.created else status.HTTP_200_OK
+        return Response(feedback_data(vote), status=code)
 
 
 class ProjectApi(SecretKeyApiView):

@@ -175,7 +175,7 @@ class WidgetFeedbackApi(WidgetApiView):
             message=payload.message,
             user=payload.user,
         )
-        feedback, created = feedback_submit(
+        vote = feedback_submit(
             project=self.project,
             conversation_id=payload.conversation,
             message_id=payload.message,
@@ -185,8 +185,8 @@ class WidgetFeedbackApi(WidgetApiView):
             comment=payload.comment,
             source=Feedback.Source.WIDGET,
         )
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(feedback_data(feedback), status=code)
+        code = status.HTTP_201_CREATED if vote.created else status.HTTP_200_OK
+        return Response(feedback_data(vote), status=code)
 
     @extend_schema(
         operation_id="widget_feedback_withdraw",

@@ -1,11 +1,31 @@
+import dataclasses
+from datetime import datetime
+
 import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.db import prepared_cursor
 from annotations.errors import InvalidInput
-from annotations.models import Conversation, Feedback, Message, Project
+from annotations.models import Feedback, Message, Project
 from annotations.selectors import message_get
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordedVote:
+    """An end user's vote as it stands after feedback_submit."""
+
+    conversation_id: str
+    message_id: str
+    end_user: str
+    rating: str
+    reasons: list[str]
+    comment: str
+    source: str
+    created_at: datetime
+    updated_at: datetime
+    # False when the vote replaced an earlier one by the same user.
+    created: bool
 
 
 def feedback_submit(
@@ -18,10 +38,9 @@ def feedback_submit(
     reasons: list[str],
     comment: str,
     source: str,
-) -> tuple[Feedback, bool]:
+) -> RecordedVote:
     """Record an end user's vote on an assistant answer; a second vote replaces the first.
 
-    Returns the feedback and whether it was created (False when it replaced a vote).
     Raises NotFound for an unknown conversation or message of this project.
     """
     if connection.vendor == "postgresql":
@@ -61,7 +80,7 @@ def _feedback_submit_orm(
     reasons: list[str],
     comment: str,
     source: str,
-) -> tuple[Feedback, bool]:
+) -> RecordedVote:
     message = message_get(project=project, conversation_id=conversation_id, message_id=message_id)
     if message.role != Message.Role.ASSISTANT:
         raise InvalidInput(
@@ -94,10 +113,19 @@ def _feedback_submit_orm(
         unique_fields=["message", "end_user"],
         update_fields=["rating", "reasons", "comment", "source", "updated_at"],
     )
-    if first_voted_at is not None:
+    return RecordedVote(
+        conversation_id=conversation_id,
+        message_id=message_id,
+        end_user=end_user,
+        rating=rating,
+        reasons=reasons,
+        comment=comment,
+        source=source,
         # The replaced row keeps the time of the first vote.
-        feedback.created_at = first_voted_at
-    return feedback, first_voted_at is None
+        created_at=first_voted_at or feedback.created_at,
+        updated_at=now,
+        created=first_voted_at is None,
+    )
 
 
 # The hot path of the widget: find the answer and insert or replace the vote in one
@@ -114,7 +142,7 @@ WHERE c.project_id = %(project)s AND c.external_id = %(conversation)s
 ON CONFLICT (message_id, end_user) DO UPDATE SET
     rating = EXCLUDED.rating, reasons = EXCLUDED.reasons, comment = EXCLUDED.comment,
     source = EXCLUDED.source, updated_at = EXCLUDED.updated_at
-RETURNING id, message_id, created_at, (xmax = 0) AS inserted
+RETURNING created_at, (xmax = 0) AS inserted
 """
 
 
@@ -128,7 +156,7 @@ def _feedback_upsert_postgresql(
     reasons: list[str],
     comment: str,
     source: str,
-) -> tuple[Feedback, bool] | None:
+) -> RecordedVote | None:
     now = timezone.now()
     with prepared_cursor() as cursor:
         cursor.execute(
@@ -148,18 +176,10 @@ def _feedback_upsert_postgresql(
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, message_pk, created_at, inserted = row
-    message = Message(
-        pk=message_pk,
-        project=project,
-        external_id=message_id,
-        role=Message.Role.ASSISTANT,
-        conversation=Conversation(project=project, external_id=conversation_id),
-    )
-    feedback = Feedback(
-        pk=pk,
-        project=project,
-        message=message,
+    created_at, inserted = row
+    return RecordedVote(
+        conversation_id=conversation_id,
+        message_id=message_id,
         end_user=end_user,
         rating=rating,
         reasons=reasons,
@@ -167,8 +187,8 @@ def _feedback_upsert_postgresql(
         source=source,
         created_at=created_at,
         updated_at=now,
+        created=inserted,
     )
-    return feedback, inserted
 
 
 @transaction.atomic

@@ -188,6 +188,15 @@ def test_wrong_content_type_is_415(api):
     assert response.json()["error"]["code"] == "unsupported_media_type"
 
 
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", "application/json"])
+def test_answers_json_whatever_the_accept_header(api, accept):
+    response = api.post(URL, conversation_payload(), headers={"Accept": accept})
+
+    assert response.status_code == 201
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["id"] == "conv-123"
+
+
 def test_body_over_limit_is_413_and_writes_nothing(api, settings):
     settings.API_MAX_BODY_BYTES = 2_000
     payload = conversation_payload()
