@@ -105,20 +105,39 @@ def widget_hits(request: HttpRequest) -> WidgetHits:
     return request._widget_hits
 
 
+# KEYS: the counters, then the generation token; ARGV: each counter's expiry in seconds.
+# One command instead of a pipeline of five: the client packs and parses one reply.
+_COUNT_AND_READ_LUA = """
+local out = {}
+for i = 1, #KEYS - 1 do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
+  out[i] = count
+end
+out[#KEYS] = redis.call('GET', KEYS[#KEYS])
+return out
+"""
+_scripts: dict[Any, Any] = {}
+
+
 def _count_and_read(*counters: tuple[str, int]) -> tuple[Any, ...]:
     """INCR each (key, expiry) counter and GET the generation token."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
         # Django's Redis backend stores integers as their digits, so INCR works on
         # them and the token reads back as str(token).encode().
-        pipeline = _redis_client(backend).pipeline(transaction=False)
-        for name, expiry in counters:
-            full = backend.make_and_validate_key(name)
-            pipeline.set(full, 0, ex=expiry, nx=True)
-            pipeline.incr(full)
-        pipeline.get(backend.make_and_validate_key(GENERATION_KEY))
-        results = pipeline.execute()
-        return (*results[1:-1:2], results[-1])
+        client = _redis_client(backend)
+        script = _scripts.get(client)
+        if script is None:
+            script = _scripts[client] = client.register_script(_COUNT_AND_READ_LUA)
+        keys = [backend.make_and_validate_key(name) for name, _ in counters]
+        keys.append(backend.make_and_validate_key(GENERATION_KEY))
+        results = script(keys=keys, args=[expiry for _, expiry in counters])
+        # A missing token ends the reply early (Lua's nil).
+        return (
+            *results[: len(counters)],
+            results[len(counters)] if len(results) > len(counters) else None,
+        )
     counts = []
     for name, expiry in counters:
         backend.add(name, 0, timeout=expiry)

@@ -1,11 +1,13 @@
 import json
+import uuid
 
 import pytest
+import redis
 from django.test import Client
 
 from annotations.keys import feedback_token
 from annotations.models import Feedback
-from tests.conftest import conversation_payload
+from tests.conftest import conversation_payload, redis_reachable, redis_url, require
 from tests.factories import ProjectFactory, ProjectKeyFactory
 
 pytestmark = pytest.mark.django_db
@@ -385,3 +387,31 @@ def test_vote_response_is_what_the_documented_serializer_renders(widget_project)
     feedback = Feedback.objects.select_related("message__conversation").get()
     assert body == FeedbackOutputSerializer(feedback).data
     assert body["comment"] == "<b>틀렸어요</b>"
+
+
+def test_rate_limits_count_in_redis_with_windows_that_expire(widget_project, settings):
+    url = redis_url()
+    require(redis_reachable(url), f"Redis is not reachable at {url}")
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.WIDGET_RATE_PER_KEY = "2/min"
+    settings.WIDGET_RATE_PER_CLIENT = "100/hour"
+
+    statuses = [send(body=vote(user=f"u-{i}")).status_code for i in range(3)]
+
+    assert statuses == [201, 201, 429]
+    counters = redis.Redis.from_url(url)
+    keys = {key.decode(): counters.ttl(key) for key in counters.scan_iter(f"{prefix}:*throttle*")}
+    kind = {key: "key" if ":widget:key:" in key else "client" for key in keys}
+    counts = {kind[key]: int(counters.get(key)) for key in keys}
+    assert counts == {"key": 3, "client": 3}
+    ttls = {kind[key]: ttl for key, ttl in keys.items()}
+    assert 0 < ttls["key"] <= 61
+    assert 60 < ttls["client"] <= 3601
+    counters.delete(*keys)
