@@ -7,6 +7,7 @@ the real services; DEBUG then defaults to off and a real SECRET_KEY is required.
 Every variable is listed in .env.example.
 """
 
+import math
 import sys
 from pathlib import Path
 
@@ -115,6 +116,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    DB_POOL_CHECK_AFTER = env.float("DB_POOL_CHECK_AFTER", default=1.0)
     # DB_POOL_SIZE=N: a pool of at most N connections per process, lent to a request
     # for its duration, instead of one persistent connection per thread. On by default
     # in gevent workers (gunicorn.conf.py), where every client connection is a greenlet
@@ -132,6 +134,12 @@ else:
             "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # Pooled connections are checked when taken from the pool after sitting idle
+        # for DB_POOL_CHECK_AFTER seconds, not on every request: feedback_site/postgresql.
+        DATABASES["default"]["ENGINE"] = "feedback_site.postgresql"
+        if not DATABASES["default"]["CONN_HEALTH_CHECKS"]:
+            DB_POOL_CHECK_AFTER = math.inf
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     # Django's own queries bind parameters client-side and are never prepared; the
     # queue's claim statements bind server-side and are prepared once per connection,
     # since planning them costs more than running them. Turn off behind a

@@ -67,10 +67,15 @@ def test_gevent_workers_pool_database_connections_by_default():
         "from gevent import monkey; monkey.patch_all()\n"
         "import feedback_site.settings as s\n"
         "d = s.DATABASES['default']\n"
-        "print(d['OPTIONS']['pool']['max_size'], d['CONN_MAX_AGE'])"
+        "print(d['OPTIONS']['pool']['max_size'], d['CONN_MAX_AGE'], d['ENGINE'],"
+        " d['CONN_HEALTH_CHECKS'], s.DB_POOL_CHECK_AFTER)"
     )
     env = {
-        **{k: v for k, v in os.environ.items() if k != "DB_POOL_SIZE"},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DB_POOL_SIZE", "CONN_HEALTH_CHECKS", "DB_POOL_CHECK_AFTER")
+        },
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
         "SECRET_KEY": "settings-test-secret-" + "x" * 40,
     }
@@ -79,7 +84,8 @@ def test_gevent_workers_pool_database_connections_by_default():
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["8", "0"]
+    # Pooled connections are checked by the project's backend, after an idle second.
+    assert result.stdout.split() == ["8", "0", "feedback_site.postgresql", "False", "1.0"]
 
 
 def test_without_gevent_connections_persist_per_thread_unless_a_pool_is_asked_for():
