@@ -1,7 +1,9 @@
 """Middleware of our own, and the UI's middlewares narrowed to the pages that use them.
 
 The JSON API under /api/ is authenticated by project keys, never by a browser session:
-it has no use for the session, the logged-in user, flash messages or htmx. Django's
+it has no use for the session, the logged-in user, flash messages or htmx, and it
+answers in English (its error codes are the contract; the widget words its own
+messages in the page's language). Django's
 middlewares for those also link each request to objects that point back at it (the
 message storage, the htmx details, the lazy user), so every request left garbage that
 only Python's cyclic collector could free, and its pauses (about 12 ms each, every few
@@ -16,6 +18,8 @@ from django.contrib.auth.middleware import AuthenticationMiddleware as _Authenti
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware as _LocaleMiddleware
+from django.utils import translation
 from django_htmx.middleware import HtmxMiddleware as _HtmxMiddleware
 
 API_PREFIX = "/api/"
@@ -44,6 +48,14 @@ class _BrowserOnly:
 
 class SessionMiddleware(_BrowserOnly, _SessionMiddleware):
     pass
+
+
+class LocaleMiddleware(_BrowserOnly, _LocaleMiddleware):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_key_api(request):
+            # A thread may have served a page in Korean just before.
+            translation.activate(settings.LANGUAGE_CODE)
+        return super().__call__(request)
 
 
 class AuthenticationMiddleware(_BrowserOnly, _AuthenticationMiddleware):

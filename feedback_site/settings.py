@@ -70,7 +70,7 @@ MIDDLEWARE = [
     "annotations.middleware.ApiBodyLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "annotations.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "annotations.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "annotations.middleware.AuthenticationMiddleware",

@@ -1,7 +1,9 @@
 """Output serializers (responses). Request bodies are validated by annotations.payloads."""
 
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from annotations.models import Annotation, Conversation, DailyStats, Feedback, Message
@@ -51,7 +53,10 @@ class FeedbackOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-_DATETIME = serializers.DateTimeField()
+def _datetime_text(value: datetime) -> str:
+    """As serializers.DateTimeField writes it: ISO 8601 in the current time zone, UTC as Z."""
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def feedback_data(vote: RecordedVote) -> dict[str, Any]:
@@ -64,8 +69,8 @@ def feedback_data(vote: RecordedVote) -> dict[str, Any]:
         "reasons": list(vote.reasons),
         "comment": vote.comment,
         "source": vote.source,
-        "created_at": _DATETIME.to_representation(vote.created_at),
-        "updated_at": _DATETIME.to_representation(vote.updated_at),
+        "created_at": _datetime_text(vote.created_at),
+        "updated_at": _datetime_text(vote.updated_at),
     }
 
 

@@ -197,6 +197,19 @@ def test_answers_json_whatever_the_accept_header(api, accept):
     assert response.json()["id"] == "conv-123"
 
 
+def test_answers_in_english_whatever_the_accept_language(api):
+    def error(language: str) -> dict:
+        response = api.post(
+            URL, raw=b"id=c", content_type="text/plain", headers={"Accept-Language": language}
+        )
+        assert response.status_code == 415
+        assert "Content-Language" not in response.headers
+        return response.json()["error"]
+
+    assert error("ko") == error("en")
+    assert error("ko")["message"] == 'Unsupported media type "text/plain" in request.'
+
+
 def test_body_over_limit_is_413_and_writes_nothing(api, settings):
     settings.API_MAX_BODY_BYTES = 2_000
     payload = conversation_payload()

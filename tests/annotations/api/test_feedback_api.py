@@ -1,4 +1,5 @@
 import pytest
+from rest_framework import serializers
 
 from annotations.models import Feedback
 from tests.conftest import conversation_payload
@@ -50,6 +51,21 @@ def test_second_vote_replaces_the_first(logged):
         "no",
     )
     assert feedback.updated_at > feedback.created_at
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Seoul"])
+def test_answer_carries_the_stored_times_as_drf_writes_them(logged, settings, time_zone):
+    settings.TIME_ZONE = time_zone
+    first = logged.post(URL, vote()).json()
+    second = logged.post(URL, vote(rating="down")).json()
+
+    feedback = Feedback.objects.get()
+    written = serializers.DateTimeField().to_representation
+    assert first["created_at"] == first["updated_at"] == written(feedback.created_at)
+    # The replaced vote keeps the time of the first one.
+    assert second["created_at"] == written(feedback.created_at)
+    assert second["updated_at"] == written(feedback.updated_at)
+    assert second["updated_at"] > second["created_at"]
 
 
 def test_votes_by_two_users_are_two_rows(logged):
