@@ -428,7 +428,8 @@ def queue_item_skip(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
     Skip.objects.get_or_create(item=item, reviewer=reviewer)
 
 
-_LOCK_FOR_SUBMIT_SQL = """
+SLOT_TAKEN_MESSAGE = "This item already has the annotations it needs; your lease had expired."
+LOCK_FOR_SUBMIT_SQL = """
 SELECT i.id, i.message_id, i.annotation_count, q.annotations_per_item,
     EXISTS (
         SELECT 1 FROM annotations_claim c
@@ -460,7 +461,7 @@ def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> S
     One statement. An edit of one's own labels takes no new slot, even on a completed
     item. Must run inside the submitting transaction (SQLite holds its write lock for it).
     """
-    sql = _LOCK_FOR_SUBMIT_SQL
+    sql = LOCK_FOR_SUBMIT_SQL
     if connection.features.has_select_for_update_of:
         sql += "FOR UPDATE OF i"
     with connection.cursor() as cursor:
@@ -481,10 +482,7 @@ def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> S
         item_id=item_id, message_id=message_id, per_item=per_item, labeled=bool(labeled)
     )
     if not slot.labeled and not holds and per_item - count - held_by_others <= 0:
-        raise Conflict(
-            "This item already has the annotations it needs; your lease had expired.",
-            fields={"item": ["complete"]},
-        )
+        raise Conflict(SLOT_TAKEN_MESSAGE, fields={"item": ["complete"]})
     return slot
 
 
