@@ -125,26 +125,20 @@ def annotation_submit(
     With a queue item, the submission fills one of the item's slots: refused (Conflict)
     when the lease expired and others completed the item meanwhile.
     """
+    submission = {
+        "message": message,
+        "reviewer": reviewer,
+        "answers": answers,
+        "rubric": rubric,
+        "time_spent_ms": time_spent_ms,
+        "queue_item_id": queue_item_id,
+    }
     if queue_item_id is not None and connection.vendor == "postgresql":
-        written = _submit_to_queue_postgresql(
-            message=message,
-            reviewer=reviewer,
-            answers=answers,
-            rubric=rubric,
-            time_spent_ms=time_spent_ms,
-            queue_item_id=queue_item_id,
-        )
+        written = _submit_to_queue_postgresql(**submission)
         if written is not None:
             return written, True
         # An edit of the reviewer's own labels: the general path below keeps history.
-    return _annotation_submit(
-        message=message,
-        reviewer=reviewer,
-        answers=answers,
-        rubric=rubric,
-        time_spent_ms=time_spent_ms,
-        queue_item_id=queue_item_id,
-    )
+    return _annotation_submit(**submission)
 
 
 @transaction.atomic
@@ -244,7 +238,7 @@ def _submit_to_queue_postgresql(
     answers: Any,
     rubric: Rubric | None,
     time_spent_ms: int | None,
-    queue_item_id: int,
+    queue_item_id: int | None,
 ) -> Annotation | None:
     """A new annotation filling a slot of the item; None when it would be an edit."""
     check_rubric = rubric is None

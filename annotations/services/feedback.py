@@ -43,31 +43,35 @@ def feedback_submit(
 
     Raises NotFound for an unknown conversation or message of this project.
     """
-    if connection.vendor == "postgresql":
-        recorded = _feedback_upsert_postgresql(
-            project=project,
-            conversation_id=conversation_id,
-            message_id=message_id,
-            end_user=end_user,
-            rating=rating,
-            reasons=reasons,
-            comment=comment,
-            source=source,
-        )
-        if recorded is not None:
-            return recorded
-        # Nothing written: find out why, to answer with the precise error below.
-    with transaction.atomic():
-        return _feedback_submit_orm(
-            project=project,
-            conversation_id=conversation_id,
-            message_id=message_id,
-            end_user=end_user,
-            rating=rating,
-            reasons=reasons,
-            comment=comment,
-            source=source,
-        )
+    vote = {
+        "project": project,
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "end_user": end_user,
+        "rating": rating,
+        "reasons": reasons,
+        "comment": comment,
+        "source": source,
+        "now": timezone.now(),
+    }
+    written = _feedback_upsert_postgresql(**vote) if connection.vendor == "postgresql" else None
+    if written is None:
+        # Elsewhere, or nothing written: the ORM path answers with the precise error.
+        with transaction.atomic():
+            written = _feedback_submit_orm(**vote)
+    created_at, created = written
+    return RecordedVote(
+        conversation_id=conversation_id,
+        message_id=message_id,
+        end_user=end_user,
+        rating=rating,
+        reasons=reasons,
+        comment=comment,
+        source=source,
+        created_at=created_at,
+        updated_at=vote["now"],
+        created=created,
+    )
 
 
 def _feedback_submit_orm(
@@ -80,14 +84,15 @@ def _feedback_submit_orm(
     reasons: list[str],
     comment: str,
     source: str,
-) -> RecordedVote:
+    now: datetime,
+) -> tuple[datetime, bool]:
+    """(time of the first vote, whether this one is the first)."""
     message = message_get(project=project, conversation_id=conversation_id, message_id=message_id)
     if message.role != Message.Role.ASSISTANT:
         raise InvalidInput(
             "Only assistant messages can be rated.",
             fields={"message": [f"message {message_id!r} is a {message.role} message"]},
         )
-    now = timezone.now()
     first_voted_at = (
         Feedback.objects.filter(message=message, end_user=end_user)
         .values_list("created_at", flat=True)
@@ -113,19 +118,8 @@ def _feedback_submit_orm(
         unique_fields=["message", "end_user"],
         update_fields=["rating", "reasons", "comment", "source", "updated_at"],
     )
-    return RecordedVote(
-        conversation_id=conversation_id,
-        message_id=message_id,
-        end_user=end_user,
-        rating=rating,
-        reasons=reasons,
-        comment=comment,
-        source=source,
-        # The replaced row keeps the time of the first vote.
-        created_at=first_voted_at or feedback.created_at,
-        updated_at=now,
-        created=first_voted_at is None,
-    )
+    # The replaced row keeps the time of the first vote.
+    return first_voted_at or feedback.created_at, first_voted_at is None
 
 
 # The hot path of the widget: find the answer and insert or replace the vote in one
@@ -159,8 +153,9 @@ def _feedback_upsert_postgresql(
     reasons: list[str],
     comment: str,
     source: str,
-) -> RecordedVote | None:
-    now = timezone.now()
+    now: datetime,
+) -> tuple[datetime, bool] | None:
+    """(time of the first vote, whether this one is the first); None if nothing was written."""
     with prepared_cursor() as cursor:
         cursor.execute(
             _UPSERT_SQL,
@@ -180,18 +175,7 @@ def _feedback_upsert_postgresql(
     if row is None:
         return None
     created_micros, inserted = row
-    return RecordedVote(
-        conversation_id=conversation_id,
-        message_id=message_id,
-        end_user=end_user,
-        rating=rating,
-        reasons=reasons,
-        comment=comment,
-        source=source,
-        created_at=_EPOCH + timedelta(microseconds=created_micros),
-        updated_at=now,
-        created=inserted,
-    )
+    return _EPOCH + timedelta(microseconds=created_micros), inserted
 
 
 @transaction.atomic
