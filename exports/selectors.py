@@ -349,8 +349,17 @@ def export_items(
     id of the page before), then their conversations, the conversations' messages,
     and the votes and labels in the page's id range. The statements of the next page
     are submitted before this page is handed over, so that the database reads them
-    while the caller turns this one into rows.
+    while the caller turns this one into rows. On PostgreSQL the database builds each
+    item itself, in one statement a page (see _items_postgresql).
     """
+    if connection.vendor == "postgresql":
+        return _items_postgresql(project=project, filters=filters, page_size=page_size)
+    return _items_portable(project=project, filters=filters, page_size=page_size)
+
+
+def _items_portable(
+    *, project: Project, filters: dict[str, Any], page_size: int
+) -> Iterator[list[dict[str, Any]]]:
     answers_query = (
         export_messages(project=project, filters=filters)
         .annotate(contexts_json=Cast("contexts", TextField()), created=IsoTimestamp("created_at"))
@@ -392,6 +401,85 @@ def export_items(
                     read += len(answers)
                     related, following, size = submit_after(answers, read, size)
                 yield page
+        finally:
+            reader.close()
+
+
+# A page of export items built by PostgreSQL, one JSON object per answer, with the keys
+# and values _page builds elsewhere (timestamps as to_json writes them, like
+# IsoTimestamp). Parsing one JSON text per answer costs a fraction of decoding the rows
+# of five queries and regrouping them in Python. {answers} is the page's ids query.
+_ITEMS_SQL = """
+WITH page AS ({answers})
+SELECT m.id, json_build_object(
+    'conversation_id', c.external_id,
+    'message_id', m.external_id,
+    'created_at', m.created_at,
+    'tags', c.tags,
+    'end_user', c.end_user,
+    'history', COALESCE((
+        SELECT json_agg(json_build_object('role', h.role, 'content', h.content)
+                        ORDER BY h.position)
+        FROM annotations_message h
+        WHERE h.conversation_id = m.conversation_id AND h.position < m.position), '[]'),
+    'answer', m.content,
+    'contexts', m.contexts,
+    'model', m.model,
+    'prompt_name', m.prompt_name,
+    'prompt_version', m.prompt_version,
+    'latency_ms', m.latency_ms,
+    'feedback', COALESCE((
+        SELECT json_agg(json_build_object(
+            'user', f.end_user, 'rating', f.rating, 'reasons', f.reasons,
+            'comment', f.comment, 'source', f.source, 'created_at', f.created_at)
+            ORDER BY f.created_at, f.id)
+        FROM annotations_feedback f WHERE f.message_id = m.id), '[]'),
+    'annotations', COALESCE((
+        SELECT json_agg(json_build_object(
+            'annotator', a.annotator_name, 'source', a.source, 'rubric_version', r.version,
+            'answers', a.answers, 'corrected_answer', a.corrected_answer,
+            'created_at', a.created_at, 'updated_at', a.updated_at)
+            ORDER BY a.created_at, a.id)
+        FROM annotations_annotation a JOIN annotations_rubric r ON r.id = a.rubric_id
+        WHERE a.message_id = m.id), '[]')
+)::text
+FROM page
+JOIN annotations_message m ON m.id = page.id
+JOIN annotations_conversation c ON c.id = m.conversation_id
+ORDER BY m.id
+"""
+
+
+def _items_postgresql(
+    *, project: Project, filters: dict[str, Any], page_size: int
+) -> Iterator[list[dict[str, Any]]]:
+    ids = export_messages(project=project, filters=filters).values_list("id")
+    limit = filters.get("limit")
+
+    def next_page(after: int, read: int) -> tuple[Future | None, int]:
+        """The next page, submitted, and how many answers were asked for."""
+        if limit and read >= limit:
+            return None, 0
+        size = min(page_size, limit - read) if limit else page_size
+        statement = _statement(ids.filter(id__gt=after)[:size])
+        if statement is None:
+            return None, 0
+        sql, params = statement
+        return reader.submit((_ITEMS_SQL.format(answers=sql), params)), size
+
+    with _without_jit():
+        reader = _Reader()
+        try:
+            following, size = next_page(0, 0)
+            read = 0
+            while following is not None:
+                rows = following.result()
+                if not rows:
+                    break
+                read += len(rows)
+                # The next page is read while the caller works on this one.
+                following, size = next_page(rows[-1][0], read) if len(rows) == size else (None, 0)
+                yield [orjson.loads(text) for _, text in rows]
         finally:
             reader.close()
 

@@ -361,15 +361,18 @@ def test_reading_costs_a_fixed_number_of_queries_per_page(labeled):
     with CaptureQueriesContext(connection) as one_page:
         list(export_items(project=labeled.project, filters={}, page_size=1000))
 
-    def selects(captured):
-        return [query for query in captured if query["sql"].startswith('SELECT "annotations_')]
+    def reads(captured):
+        # All but turning PostgreSQL's JIT off and on again.
+        return [query for query in captured if "set_config" not in query["sql"]]
 
+    # PostgreSQL builds each page in one query; elsewhere five (answers, conversations,
+    # messages, votes, labels).
+    per_page = 1 if connection.vendor == "postgresql" else 5
     assert sum(len(page) for page in pages) == 25
     assert len(pages) == 5
-    # Five queries a page (answers, conversations, messages, votes, labels), and one
-    # more that finds no answer after the last full page.
-    assert len(selects(small_pages)) == 5 * 5 + 1
-    assert len(selects(one_page)) == 5
+    # And one more that finds no answer after the last full page.
+    assert len(reads(small_pages)) == 5 * per_page + 1
+    assert len(reads(one_page)) == per_page
 
 
 @pytest.mark.parametrize(

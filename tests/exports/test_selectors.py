@@ -146,7 +146,9 @@ def test_a_failing_statement_reaches_the_caller(labeled, monkeypatch):
     def broken(conversation_ids):
         return ("SELECT id FROM no_such_table", ())
 
+    # The statement that reads a page's conversations, or on PostgreSQL the whole page.
     monkeypatch.setattr(selectors, "_conversations_statement", broken)
+    monkeypatch.setattr(selectors, "_ITEMS_SQL", "SELECT id FROM no_such_table -- {answers}")
 
     with pytest.raises(DatabaseError), transaction.atomic():
         list(export_items(project=labeled.project, filters={}, page_size=2))
@@ -154,3 +156,27 @@ def test_a_failing_statement_reaches_the_caller(labeled, monkeypatch):
     assert not [
         thread for thread in threading.enumerate() if thread.name.startswith("export-reader")
     ]
+
+
+def test_postgresql_builds_the_same_items_as_the_portable_reader(labeled):
+    """The one-statement pages of PostgreSQL against the five-statement ones."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement pages are PostgreSQL's")
+    from exports.selectors import _items_portable, _items_postgresql
+
+    for n in range(5):
+        _answered(labeled.project, f"p-{n}", answers=2)
+    project = labeled.project
+
+    built = list(_items_postgresql(project=project, filters={}, page_size=4))
+    portable = list(_items_portable(project=project, filters={}, page_size=4))
+    limited = list(_items_postgresql(project=project, filters={"limit": 5}, page_size=4))
+
+    assert built == portable
+    assert [len(page) for page in limited] == [4, 1]
+    items = [item for page in built for item in page]
+    # The factory-built project holds every kind of value: Korean text, several votes
+    # with reasons, labels of two rubric versions, contexts, tags, missing latencies.
+    assert any(item["annotations"] for item in items)
+    assert any(len(item["history"]) > 1 for item in items)
+    assert any(item["feedback"] and item["feedback"][0]["reasons"] for item in items)
