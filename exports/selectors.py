@@ -7,7 +7,8 @@ and other statements (a job's progress) can run between pages. Each page then br
 its conversations, their messages, its votes and its labels in one query each, by
 the page's conversation ids (an index scan over a list of keys) or its id range
 (votes and labels; pages are consecutive id ranges, so over the whole export each row
-is read once): five queries a page, none per answer.
+is read once): five queries a page, none per answer. On PostgreSQL one statement a
+page does all of it, the database writing each item as a JSON object.
 """
 
 import bisect
