@@ -213,16 +213,15 @@ WITH slot (id, message_id, annotation_count, per_item, holds, held_by_others, la
     SET annotation_count = i.annotation_count + 1,
         is_done = i.annotation_count + 1 >= fits.per_item
     FROM fits WHERE i.id = fits.id AND EXISTS (SELECT 1 FROM inserted)
-    RETURNING i.id
 ), released AS (
     DELETE FROM annotations_claim c USING fits
     WHERE c.item_id = fits.id AND c.reviewer_id = %(reviewer)s
       AND EXISTS (SELECT 1 FROM inserted)
-    RETURNING c.id
 )
+-- PostgreSQL runs every data-modifying CTE (counted, released) whether read or not.
 SELECT slot.message_id, slot.labeled, (SELECT current FROM rubric),
     slot.holds OR slot.per_item - slot.annotation_count - slot.held_by_others > 0,
-    (SELECT id FROM inserted), (SELECT count(*) FROM counted), (SELECT count(*) FROM released)
+    (SELECT id FROM inserted)
 FROM slot
 """  # noqa: S608
 
@@ -271,7 +270,7 @@ def _submit_to_queue_postgresql(
             row = cursor.fetchone()
         if row is None:
             raise NotFound("No such queue item.")
-        message_id, labeled, rubric_current, has_room, annotation_id, _, _ = row
+        message_id, labeled, rubric_current, has_room, annotation_id = row
         if message_id != message.pk:
             raise InvalidInput("The queue item is for another message.")
         if labeled:
