@@ -237,13 +237,17 @@ _ITEM_COLUMNS = (
     "i.id, i.queue_id, i.message_id, i.sort_key, i.annotation_count, i.is_done, i.created_at"
 )
 
+# The NOT EXISTS lookups end in OFFSET 0 so that they stay per-candidate probes of the
+# (annotator, message) and (item, reviewer) indexes: as anti-joins, the planner may read
+# every label the reviewer ever made once per claim (a cost that grows with their work).
 _CANDIDATE_WHERE = """
     i.queue_id = %(queue)s AND NOT i.is_done AND NOT (i.id = ANY(%(passed)s::bigint[]))
     AND NOT EXISTS (
         SELECT 1 FROM annotations_annotation a
-        WHERE a.message_id = i.message_id AND a.annotator_key = %(annotator_key)s)
+        WHERE a.message_id = i.message_id AND a.annotator_key = %(annotator_key)s OFFSET 0)
     AND NOT EXISTS (
-        SELECT 1 FROM annotations_skip s WHERE s.item_id = i.id AND s.reviewer_id = %(reviewer)s)
+        SELECT 1 FROM annotations_skip s
+        WHERE s.item_id = i.id AND s.reviewer_id = %(reviewer)s OFFSET 0)
     AND i.annotation_count + (
         SELECT count(*) FROM annotations_claim c
         WHERE c.item_id = i.id AND c.expires_at > %(now)s AND c.reviewer_id <> %(reviewer)s

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from annotations.errors import Conflict, InvalidInput
-from annotations.models import Annotation, Claim, QueueItem, Skip
+from annotations.models import Annotation, Claim, Message, QueueItem, Skip
 from annotations.payloads import ConversationIn
 from annotations.selectors import message_filter
 from annotations.services.annotations import annotation_submit
@@ -12,6 +12,7 @@ from annotations.services.feedback import feedback_submit
 from annotations.services.ingest import conversation_ingest
 from annotations.services.projects import membership_set, project_create
 from annotations.services.queues import (
+    annotator_key_for,
     claim_release,
     claim_renew,
     queue_claim_next,
@@ -471,6 +472,62 @@ def test_claim_and_submit_take_a_fixed_handful_of_statements(
 
     assert QueueItem.objects.get(pk=item.pk).is_done
     assert queue_claim_next(queue=queue, reviewer=bo) is not None
+
+
+def test_a_claim_does_not_read_through_the_reviewers_earlier_labels(project, lead):
+    """Whatever a reviewer labeled before, a claim looks up only the candidates it walks
+    past: the cost of claim-next must not grow with the reviewer's own history."""
+    if not _on_postgresql():
+        pytest.skip("reads PostgreSQL's per-transaction table statistics")
+    from django.db import connection
+
+    ana = reviewer(project, "ana")
+    elsewhere = add_answer(project, "earlier")
+    rubric = project.rubrics.get(is_active=True)
+    # Statistics taken before the labels exist, as they are for a new reviewer.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE annotations_annotation")
+    earlier = Message.objects.bulk_create(
+        Message(
+            conversation_id=elsewhere.conversation_id,
+            project=project,
+            external_id=f"old-{i}",
+            position=10 + i,
+            role="assistant",
+            content="An answer labeled long ago.",
+        )
+        for i in range(300)
+    )
+    Annotation.objects.bulk_create(
+        Annotation(
+            project=project,
+            message=message,
+            rubric=rubric,
+            annotator=ana,
+            annotator_key=annotator_key_for(ana),
+            annotator_name="ana",
+            answers=GOOD,
+        )
+        for message in earlier
+    )
+    for i in range(3):
+        add_answer(project, f"new-{i}")
+    queue = queue_create(project=project, name="New", filters={"labeled": "no"}, created_by=lead)
+
+    def annotation_rows_read():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
+                   FROM pg_stat_xact_user_tables WHERE relname = 'annotations_annotation'"""
+            )
+            return cursor.fetchone()[0]
+
+    before = annotation_rows_read()
+    item = queue_claim_next(queue=queue, reviewer=ana)
+    read = annotation_rows_read() - before
+
+    assert item is not None and item.message.external_id == "m2"
+    assert read <= 3
 
 
 def _on_postgresql():
