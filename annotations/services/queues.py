@@ -42,6 +42,7 @@ from annotations.models import (
     Claim,
     Feedback,
     Membership,
+    Message,
     Project,
     Queue,
     QueueItem,
@@ -236,6 +237,9 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
 _ITEM_COLUMNS = (
     "i.id, i.queue_id, i.message_id, i.sort_key, i.annotation_count, i.is_done, i.created_at"
 )
+# The item comes with its answer: whoever claims it goes on to show or label it.
+_MESSAGE_FIELDS = tuple(Message._meta.concrete_fields)
+_MESSAGE_COLUMNS = ", ".join(f"m.{field.column}" for field in _MESSAGE_FIELDS)
 
 # The NOT EXISTS lookups end in OFFSET 0 so that they stay per-candidate probes of the
 # (annotator, message) and (item, reviewer) indexes: as anti-joins, the planner may read
@@ -279,9 +283,10 @@ WITH access AS (
     LIMIT 1
     FOR UPDATE OF i SKIP LOCKED
 )
-SELECT access.allowed, EXISTS (SELECT 1 FROM held), {_ITEM_COLUMNS}
+SELECT access.allowed, EXISTS (SELECT 1 FROM held), {_ITEM_COLUMNS}, {_MESSAGE_COLUMNS}
 FROM access LEFT JOIN annotations_queueitem i
   ON i.id = COALESCE((SELECT min(item_id) FROM held), (SELECT id FROM candidate))
+LEFT JOIN annotations_message m ON m.id = i.message_id
 """  # noqa: S608
 
 _LEASE_SQL = """
@@ -336,7 +341,7 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
                 if cursor.fetchone() is None:
                     params["passed"].append(columns[0])
                     continue
-            item_id, queue_id, message_id, sort_key, count, is_done, created_at = columns
+            item_id, queue_id, message_id, sort_key, count, is_done, created_at = columns[:7]
             item = QueueItem(
                 id=item_id,
                 queue_id=queue_id,
@@ -347,8 +352,20 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
                 created_at=created_at,
             )
             item.queue = queue
+            item.message = _message_from_row(columns[7:])
             return item
     return None
+
+
+def _message_from_row(values: list[Any]) -> Message:
+    """A Message from its columns as the claim statement reads them (JSON as text)."""
+    converted = [
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        for field, value in zip(_MESSAGE_FIELDS, values, strict=True)
+    ]
+    return Message.from_db(
+        connection.alias, [field.attname for field in _MESSAGE_FIELDS], converted
+    )
 
 
 def _claim_next_portable(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
@@ -356,7 +373,7 @@ def _claim_next_portable(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueIt
     now = timezone.now()
     expires_at = now + datetime.timedelta(minutes=queue.lease_minutes)
     held = (
-        Claim.objects.select_related("item")
+        Claim.objects.select_related("item__message")
         .filter(item__queue=queue, reviewer=reviewer, expires_at__gt=now, item__is_done=False)
         .order_by("created_at")
         .first()
@@ -379,6 +396,7 @@ def _claim_next_portable(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueIt
         .annotate(held=Coalesce(_active_claims(now), Value(0)))
         .filter(annotation_count__lt=queue.annotations_per_item - F("held"))
         .order_by("sort_key", "id")
+        .select_related("message")
     )
     # SQLite holds the database write lock for the whole transaction (IMMEDIATE), so
     # the free slots counted by this query cannot change before the lease is written.

@@ -474,6 +474,27 @@ def test_claim_and_submit_take_a_fixed_handful_of_statements(
     assert queue_claim_next(queue=queue, reviewer=bo) is not None
 
 
+def test_a_claimed_item_comes_with_its_answer(project, lead, django_assert_num_queries):
+    add_answer(project, "a", content="터미널에서 `celery -A proj worker`를 실행하세요.")
+    queue = queue_create(project=project, name="With answers", filters={}, created_by=lead)
+    ana = reviewer(project, "ana")
+    stored = Message.objects.get(conversation__external_id="a", external_id="m2")
+
+    for _ in range(2):  # a new lease, then the same one renewed
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        with django_assert_num_queries(0):
+            message = item.message
+        assert message.pk == stored.pk
+        assert {
+            field.attname: getattr(message, field.attname)
+            for field in Message._meta.concrete_fields
+        } == {
+            field.attname: getattr(stored, field.attname) for field in Message._meta.concrete_fields
+        }
+        assert isinstance(message.contexts, list) and message.contexts
+        assert not message._state.adding
+
+
 def test_a_claim_does_not_read_through_the_reviewers_earlier_labels(project, lead):
     """Whatever a reviewer labeled before, a claim looks up only the candidates it walks
     past: the cost of claim-next must not grow with the reviewer's own history."""
