@@ -555,3 +555,15 @@ def _on_postgresql():
     from django.db import connection
 
     return connection.vendor == "postgresql"
+
+
+def test_the_leases_table_is_vacuumed_after_a_fixed_number_of_changes():
+    if not _on_postgresql():
+        pytest.skip("PostgreSQL storage parameters")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'annotations_claim'")
+        options = set(cursor.fetchone()[0])
+
+    assert {"autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=1000"} <= options
