@@ -296,7 +296,10 @@ class Queue(models.Model):
 
 
 class QueueItem(models.Model):
-    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="items")
+    # Foreign keys without an index of their own are the first column of a composite
+    # index or unique constraint below, which serves the same lookups: every index is
+    # one more write on the hot paths (claims, submissions).
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="items", db_index=False)
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="queue_items")
     # Lower comes first; computed from the queue's order when the item is added.
     sort_key = models.BigIntegerField(default=0)
@@ -324,9 +327,12 @@ class QueueItem(models.Model):
 class Claim(models.Model):
     """A reviewer's lease on one slot of a queue item; expired leases free the slot."""
 
-    item = models.ForeignKey(QueueItem, on_delete=models.CASCADE, related_name="claims")
+    # Indexed first in claim_one_per_reviewer and claim_reviewer_time.
+    item = models.ForeignKey(
+        QueueItem, on_delete=models.CASCADE, related_name="claims", db_index=False
+    )
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -365,8 +371,13 @@ class Annotation(models.Model):
         HUMAN = "human", "Human"
         MODEL = "model", "Model"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="annotations")
+    # Indexed first in annotation_project_time and annotation_one_per_annotator.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
     rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="annotations")
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
