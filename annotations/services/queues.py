@@ -218,7 +218,6 @@ def _active_claims(now: datetime.datetime) -> Subquery:
     )
 
 
-@transaction.atomic
 def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
     """Lease the next item this reviewer should label, or None when nothing is left for them.
 
@@ -230,80 +229,25 @@ def queue_claim_next(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem |
     return _claim_next_portable(queue=queue, reviewer=reviewer)
 
 
-# The claim on PostgreSQL: one statement checks access, renews a lease the reviewer
-# already holds or locks the first open candidate (SKIP LOCKED), and a second one
-# writes the lease after counting the free slots again in a fresh snapshot, so a lease
-# committed by another reviewer while the first statement ran is seen.
+# The claim on PostgreSQL: the function annotations_claim_next (migration 0008 says how
+# it works) leases the item, and the same statement reads the item with its answer:
+# whoever claims an item goes on to show or label it.
 _ITEM_COLUMNS = (
     "i.id, i.queue_id, i.message_id, i.sort_key, i.annotation_count, i.is_done, i.created_at"
 )
-# The item comes with its answer: whoever claims it goes on to show or label it.
 _MESSAGE_FIELDS = tuple(Message._meta.concrete_fields)
 _MESSAGE_COLUMNS = ", ".join(f"m.{field.column}" for field in _MESSAGE_FIELDS)
 
-# The NOT EXISTS lookups end in OFFSET 0 so that they stay per-candidate probes of the
-# (annotator, message) and (item, reviewer) indexes: as anti-joins, the planner may read
-# every label the reviewer ever made once per claim (a cost that grows with their work).
-_CANDIDATE_WHERE = """
-    i.queue_id = %(queue)s AND NOT i.is_done AND NOT (i.id = ANY(%(passed)s::bigint[]))
-    AND NOT EXISTS (
-        SELECT 1 FROM annotations_annotation a
-        WHERE a.message_id = i.message_id AND a.annotator_key = %(annotator_key)s OFFSET 0)
-    AND NOT EXISTS (
-        SELECT 1 FROM annotations_skip s
-        WHERE s.item_id = i.id AND s.reviewer_id = %(reviewer)s OFFSET 0)
-    AND i.annotation_count + (
-        SELECT count(*) FROM annotations_claim c
-        WHERE c.item_id = i.id AND c.expires_at > %(now)s AND c.reviewer_id <> %(reviewer)s
-    ) < %(per_item)s
-"""
-
-# Built from the constant fragments above; every value is a query parameter.
+# Built from the model's column names; every value is a query parameter.
 _CLAIM_SQL = f"""
-WITH access AS (
-    SELECT NOT EXISTS (SELECT 1 FROM annotations_queue_reviewers WHERE queue_id = %(queue)s)
-        OR EXISTS (
-            SELECT 1 FROM annotations_queue_reviewers
-            WHERE queue_id = %(queue)s AND user_id = %(reviewer)s)
-        OR %(superuser)s
-        OR EXISTS (
-            SELECT 1 FROM annotations_membership
-            WHERE project_id = %(project)s AND user_id = %(reviewer)s AND role = 'admin')
-        AS allowed
-), held AS (
-    UPDATE annotations_claim c SET expires_at = %(expires)s
-    FROM annotations_queueitem i
-    WHERE (SELECT allowed FROM access) AND c.item_id = i.id AND i.queue_id = %(queue)s
-      AND c.reviewer_id = %(reviewer)s AND c.expires_at > %(now)s AND NOT i.is_done
-    RETURNING c.item_id
-), candidate AS (
-    SELECT i.id FROM annotations_queueitem i
-    WHERE (SELECT allowed FROM access) AND NOT EXISTS (SELECT 1 FROM held) AND {_CANDIDATE_WHERE}
-    ORDER BY i.sort_key, i.id
-    LIMIT 1
-    FOR UPDATE OF i SKIP LOCKED
-)
-SELECT access.allowed, EXISTS (SELECT 1 FROM held), {_ITEM_COLUMNS}, {_MESSAGE_COLUMNS}
-FROM access LEFT JOIN annotations_queueitem i
-  ON i.id = COALESCE((SELECT min(item_id) FROM held), (SELECT id FROM candidate))
+SELECT claim.claim_status, {_ITEM_COLUMNS}, {_MESSAGE_COLUMNS}
+FROM annotations_claim_next(
+    %(queue)s::bigint, %(project)s::bigint, %(reviewer)s::bigint, %(superuser)s::boolean,
+    %(annotator_key)s::text, %(per_item)s::integer, %(now)s::timestamptz,
+    %(expires)s::timestamptz) AS claim
+LEFT JOIN annotations_queueitem i ON i.id = claim.claimed_item
 LEFT JOIN annotations_message m ON m.id = i.message_id
 """  # noqa: S608
-
-_LEASE_SQL = """
-INSERT INTO annotations_claim (item_id, reviewer_id, created_at, expires_at)
-SELECT %(item)s, %(reviewer)s, %(now)s, %(expires)s
-WHERE (SELECT annotation_count FROM annotations_queueitem WHERE id = %(item)s) + (
-    SELECT count(*) FROM annotations_claim c
-    WHERE c.item_id = %(item)s AND c.expires_at > %(now)s AND c.reviewer_id <> %(reviewer)s
-) < %(per_item)s
-ON CONFLICT (item_id, reviewer_id)
-DO UPDATE SET created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-RETURNING item_id
-"""
-
-_LOCKED_CANDIDATES_SQL = (
-    f"SELECT EXISTS (SELECT 1 FROM annotations_queueitem i WHERE {_CANDIDATE_WHERE})"  # noqa: S608
-)
 
 
 def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
@@ -317,30 +261,26 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
         "per_item": queue.annotations_per_item,
         "now": now,
         "expires": now + datetime.timedelta(minutes=queue.lease_minutes),
-        "passed": [],
     }
-    # Prepared after a few runs on a connection: planning these statements costs more
-    # than running them.
+    # Prepared after a few runs on a connection: planning the statement costs more
+    # than running it.
     with prepared_cursor() as cursor:
-        for attempt in range(CLAIM_ATTEMPTS):
+        for _ in range(CLAIM_ATTEMPTS):
             cursor.execute(_CLAIM_SQL, params)
-            allowed, held, *columns = cursor.fetchone()
-            if not allowed:
+            status, *columns = cursor.fetchone()
+            if status == "forbidden":
                 raise Forbidden("This queue is assigned to other reviewers.")
-            if columns[0] is None:
-                # Rows skipped because another reviewer's claim or submit holds them
-                # for a few milliseconds are not "nothing left": look again shortly.
-                if attempt < CLAIM_ATTEMPTS - 1:
-                    cursor.execute(_LOCKED_CANDIDATES_SQL, params)
-                    if cursor.fetchone()[0]:
-                        time.sleep(LOCKED_RETRY_SECONDS)
-                        continue
+            if status == "locked":
+                # Other reviewers' claims or submissions hold the open items for a few
+                # milliseconds: look again shortly.
+                time.sleep(LOCKED_RETRY_SECONDS)
+                continue
+            if status == "empty":
                 return None
-            if not held:
-                cursor.execute(_LEASE_SQL, {**params, "item": columns[0]})
-                if cursor.fetchone() is None:
-                    params["passed"].append(columns[0])
-                    continue
+            if columns[0] is None:
+                # Added to the queue after this statement began: read it again (the
+                # lease is held, the next call renews it).
+                continue
             item_id, queue_id, message_id, sort_key, count, is_done, created_at = columns[:7]
             item = QueueItem(
                 id=item_id,
@@ -368,6 +308,7 @@ def _message_from_row(values: list[Any]) -> Message:
     )
 
 
+@transaction.atomic
 def _claim_next_portable(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
     _check_assigned(queue=queue, reviewer=reviewer)
     now = timezone.now()
