@@ -568,3 +568,21 @@ def test_the_leases_table_is_vacuumed_after_a_fixed_number_of_changes():
         options = set(cursor.fetchone()[0])
 
     assert {"autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=1000"} <= options
+
+
+def test_queue_items_are_vacuumed_with_their_indexes_after_a_fixed_number_of_changes():
+    # The claim walks the open-items index from the head of the queue: entries of items
+    # finished since the last vacuum are stepped over by every claim.
+    if not _on_postgresql():
+        pytest.skip("PostgreSQL storage parameters")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'annotations_queueitem'")
+        options = set(cursor.fetchone()[0])
+
+    assert {
+        "autovacuum_vacuum_scale_factor=0",
+        "autovacuum_vacuum_threshold=5000",
+        "vacuum_index_cleanup=on",
+    } <= options
