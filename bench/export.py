@@ -149,8 +149,13 @@ def build(rows: int) -> None:
             )
         print(f"built {high:,} / {rows:,} answers", flush=True)
     with connection.cursor() as cursor:
+        # Vacuumed as well as analyzed, as autovacuum would soon do after such a load:
+        # otherwise the first export also pays for setting every new row's hint bits,
+        # and without a visibility map no index-only scan is possible (on a server with
+        # autovacuum off, raw JSONL at 100k rows ran at 18,900 rows/s before the vacuum
+        # and 26,000 after).
         for table in ("conversation", "message", "feedback", "annotation"):
-            cursor.execute(f"ANALYZE annotations_{table}")
+            cursor.execute(f"VACUUM ANALYZE annotations_{table}")
     print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
 
 
