@@ -39,4 +39,5 @@ def feedback_token_valid(
     expected = feedback_token(
         secret=secret, conversation_id=conversation_id, message_id=message_id, user=user
     )
-    return hmac.compare_digest(expected, token)
+    # Bytes: compare_digest refuses str holding anything but ASCII.
+    return hmac.compare_digest(expected.encode(), token.encode())

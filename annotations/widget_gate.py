@@ -1,7 +1,7 @@
 """What every widget request needs before its view runs, in one cache round trip.
 
 A widget request is counted against two fixed-window rate limits (per public key for
-votes, and per public key and client address for every request) and carries a public key that must be resolved to
+votes, and per client address for every request, whatever key it carries) and carries a public key that must be resolved to
 its project. Both are on the hot path of every vote, so:
 
 - the two counters and the widget configuration's generation token are read in one
@@ -59,7 +59,11 @@ class WidgetHits:
 
     @property
     def allowed(self) -> bool:
-        return self.key_count <= self.key_limit and self.client_count <= self.client_limit
+        return self.key_count <= self.key_limit and self.client_allowed
+
+    @property
+    def client_allowed(self) -> bool:
+        return self.client_count <= self.client_limit
 
 
 def _raw_key(request: HttpRequest) -> str:
@@ -77,8 +81,10 @@ def widget_hits(request: HttpRequest) -> WidgetHits:
         now = time.time()
         key_start = int(now // key_window * key_window)
         client_start = int(now // client_window * client_window)
+        # The address alone: a client sending a different made-up key each time is
+        # still one client (and each unknown key costs a database lookup).
         client_counter = (
-            f"throttle:widget:client:{hashed}:{BaseThrottle().get_ident(request)}:{client_start}",
+            f"throttle:widget:client:{BaseThrottle().get_ident(request)}:{client_start}",
             client_window + 1,
         )
         if request.method == "GET":

@@ -14,13 +14,13 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from annotations.errors import DomainError, Forbidden
+from annotations.errors import DomainError, Forbidden, InvalidInput
 from annotations.feedback_reasons import project_reasons
 from annotations.keys import feedback_token_valid
 from annotations.models import Feedback, Project, ProjectKey
@@ -50,6 +50,10 @@ class PublicKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: HttpRequest) -> tuple[None, ProjectKey] | None:
         if not request.META.get(KEY_HEADER, "").strip():
             return None
+        hits = widget_hits(request._request)
+        if not hits.client_allowed:
+            # Before the key is looked up: made-up keys are counted and refused too.
+            raise Throttled(wait=hits.retry_after)
         key = public_key_for(request._request)
         if key is None:
             raise AuthenticationFailed("Unknown or revoked public key.")
@@ -127,8 +131,28 @@ class WidgetApiView(KeyApiView):
                 fields={"token": ["missing or invalid"]},
             )
 
+    def check_reasons(self, *, rating: str, reasons: list[str]) -> None:
+        """The widget offers the project's reasons, and only on a thumbs-down."""
+        if not reasons:
+            return
+        if rating != "down":
+            raise InvalidInput(
+                "Reasons go with a thumbs-down vote.",
+                fields={"reasons": ["only with rating down"]},
+            )
+        offered = {reason["slug"] for reason in project_reasons(self.project)}
+        unknown = [reason for reason in reasons if reason not in offered]
+        if unknown:
+            raise InvalidInput(
+                "Reasons must be among the project's widget reasons.",
+                fields={"reasons": [f"unknown: {', '.join(unknown)}"]},
+            )
+
     def check_body_size(self, request: Request) -> None:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise InvalidInput("The Content-Length header is not a number.") from None
         if length > settings.WIDGET_MAX_BODY_BYTES:
             raise PayloadTooLarge(
                 f"A widget request body holds at most {settings.WIDGET_MAX_BODY_BYTES} bytes."
@@ -169,6 +193,7 @@ class WidgetFeedbackApi(WidgetApiView):
         self.check_origin(request)
         self.check_body_size(request)
         payload = read_payload(request, FeedbackIn)
+        self.check_reasons(rating=payload.rating, reasons=payload.reasons)
         self.check_token(
             token=payload.token,
             conversation=payload.conversation,

@@ -126,21 +126,37 @@ def project_widget_settings_update(
 
 
 def origin_normalize(origin: str) -> str:
-    """`https://Chat.Example.com/` -> `https://chat.example.com`; raises InvalidInput if not an origin."""
+    """An origin as browsers send it in the Origin header: `https://Chat.Example.com:443/`
+    -> `https://chat.example.com`, `https://한국.kr` -> `https://xn--3e0b707e.kr`,
+    `http://[::1]:8000` kept with its brackets. Raises InvalidInput if not an origin."""
     from urllib.parse import urlsplit
+
+    def refuse(why: str = "") -> InvalidInput:
+        return InvalidInput(
+            f"{origin!r} is not an origin such as https://chat.example.com{why}",
+            fields={"allowed_origins": [f"not an origin: {origin}"]},
+        )
 
     parts = urlsplit(origin.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise InvalidInput(
-            f"{origin!r} is not an origin such as https://chat.example.com",
-            fields={"allowed_origins": [f"not an origin: {origin}"]},
-        )
-    if parts.query or parts.fragment or parts.username:
-        raise InvalidInput(
-            f"{origin!r} is not an origin", fields={"allowed_origins": [f"not an origin: {origin}"]}
-        )
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+        raise refuse()
+    if parts.query or parts.fragment or parts.username or parts.password is not None:
+        raise refuse()
+    try:
+        port = parts.port
+    except ValueError:
+        raise refuse(" (the port is not a number from 0 to 65535)") from None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    elif not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise refuse(" (the host name cannot be written in ASCII)") from None
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    suffix = f":{port}" if port is not None and port != default_port else ""
+    return f"{parts.scheme}://{host}{suffix}"
 
 
 @transaction.atomic

@@ -1,7 +1,7 @@
 import pytest
 
 from annotations.errors import InvalidInput
-from annotations.models import Membership
+from annotations.models import Membership, Project
 from annotations.services.projects import (
     membership_remove,
     membership_set,
@@ -10,7 +10,7 @@ from annotations.services.projects import (
     project_signing_secret_rotate,
     project_widget_settings_update,
 )
-from tests.factories import UserFactory
+from tests.factories import ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +31,14 @@ def project(lead):
         ("https://Chat.Example.com/", "https://chat.example.com"),
         ("http://localhost:8000", "http://localhost:8000"),
         (" https://a.b ", "https://a.b"),
+        ("https://chat.example.com:443", "https://chat.example.com"),
+        ("http://chat.example.com:80/", "http://chat.example.com"),
+        ("https://chat.example.com:8443", "https://chat.example.com:8443"),
+        ("http://chat.example.com:443", "http://chat.example.com:443"),
+        ("https://한국.kr", "https://xn--3e0b707e.kr"),
+        ("https://개발자.커뮤니티.한국", "https://xn--h49al71alti.xn--9i1b01onwqqzd.xn--3e0b707e"),
+        ("http://[::1]:8000", "http://[::1]:8000"),
+        ("http://127.0.0.1:5173", "http://127.0.0.1:5173"),
     ],
 )
 def test_origins_are_normalized(raw, clean):
@@ -39,7 +47,17 @@ def test_origins_are_normalized(raw, clean):
 
 @pytest.mark.parametrize(
     "raw",
-    ["chat.example.com", "ftp://a.b", "https://a.b/path", "https://a.b/?q=1", "https://u@a.b"],
+    [
+        "chat.example.com",
+        "ftp://a.b",
+        "https://a.b/path",
+        "https://a.b/?q=1",
+        "https://u@a.b",
+        "https://u:p@a.b",
+        "https://a.b:99999",
+        "https://a.b:port",
+        "https://" + "가" * 70 + ".kr",
+    ],
 )
 def test_non_origins_are_refused(raw):
     with pytest.raises(InvalidInput):
@@ -91,3 +109,26 @@ def test_an_admin_can_step_down_once_another_admin_exists(project, lead):
 def test_unknown_role_is_refused(project):
     with pytest.raises(InvalidInput):
         membership_set(project=project, user=UserFactory(), role="owner")
+
+
+def test_origins_saved_before_are_rewritten_as_browsers_send_them():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "annotations.migrations.0010_allowed_origins_as_browsers_send_them"
+    )
+    kept = ProjectFactory()
+    old = ProjectFactory()
+    Project.objects.filter(pk=kept.pk).update(allowed_origins=["https://a.b"])
+    Project.objects.filter(pk=old.pk).update(
+        allowed_origins=["https://a.b:443", "https://a.b", "https://한국.kr", "not an origin"]
+    )
+
+    migration.normalize(apps, None)
+
+    old.refresh_from_db()
+    kept.refresh_from_db()
+    assert old.allowed_origins == ["https://a.b", "https://xn--3e0b707e.kr", "not an origin"]
+    assert kept.allowed_origins == ["https://a.b"]

@@ -266,7 +266,11 @@ class TestSignedTokens:
     def test_valid_token_is_accepted(self):
         assert send(body=vote(token=self.token())).status_code == 201
 
-    @pytest.mark.parametrize("token", [None, "", "deadbeef"], ids=["missing", "empty", "wrong"])
+    @pytest.mark.parametrize(
+        "token",
+        [None, "", "deadbeef", "é" * 64, "토큰"],
+        ids=["missing", "empty", "wrong", "non-ascii", "korean"],
+    )
     def test_missing_or_wrong_token_is_403(self, token):
         body = vote() if token is None else vote(token=token)
 
@@ -427,3 +431,64 @@ def test_rate_limits_count_in_redis_with_windows_that_expire(widget_project, set
     assert 0 < ttls["key"] <= 61
     assert 60 < ttls["client"] <= 3601
     counters.delete(*keys)
+
+
+def test_made_up_keys_from_one_address_are_rate_limited_before_the_key_lookup(
+    widget_project, settings
+):
+    settings.WIDGET_RATE_PER_CLIENT = "2/min"
+    clear_of_window_edge()
+
+    statuses = [send(body=vote(), key=f"pk_made_up_{i}").status_code for i in range(3)]
+
+    assert statuses == [401, 401, 429]
+    # The real key from the same address is over the address's budget as well.
+    response = send(body=vote())
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert Feedback.objects.count() == 0
+
+
+def test_the_address_limit_counts_requests_with_any_key(widget_project, settings):
+    settings.WIDGET_RATE_PER_CLIENT = "2/min"
+    clear_of_window_edge()
+
+    first = send(body=vote(user="u-1"), key="pk_unknown").status_code
+    second = send(body=vote(user="u-2")).status_code
+    third = send(body=vote(user="u-3")).status_code
+
+    assert (first, second, third) == (401, 201, 429)
+
+
+def test_a_content_length_that_is_not_a_number_is_a_400(widget_project):
+    response = Client().post(
+        URL,
+        data=json.dumps(vote()),
+        content_type="application/json",
+        headers={"Origin": ORIGIN, "X-Project-Key": PUBLIC_KEY},
+        CONTENT_LENGTH="12abc",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+
+
+def test_reasons_go_with_a_thumbs_down_only(widget_project):
+    response = send(body=vote(rating="up", reasons=["incorrect"]))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"reasons": ["only with rating down"]}
+    assert Feedback.objects.count() == 0
+
+
+def test_reasons_must_be_among_the_projects_reasons(widget_project):
+    widget_project.feedback_reasons = [{"slug": "slow", "label": {"en": "Slow", "ko": "느려요"}}]
+    widget_project.save()
+
+    refused = send(body=vote(rating="down", reasons=["slow", "incorrect", "<b>x</b>"]))
+    accepted = send(body=vote(rating="down", reasons=["slow"]))
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {"reasons": ["unknown: incorrect, <b>x</b>"]}
+    assert accepted.status_code == 201
+    assert list(Feedback.objects.values_list("reasons", flat=True)) == [["slow"]]
