@@ -125,10 +125,10 @@ def export_options_clean(raw: dict[str, Any]) -> tuple[ExportOptions | None, dic
     else:
         try:
             min_rating = float(min_rating)
-            if isinstance(raw.get("sft_min_rating"), bool) or not 0 <= min_rating <= 10:
+            if isinstance(raw.get("sft_min_rating"), bool) or not 1 <= min_rating <= 5:
                 raise ValueError
         except (TypeError, ValueError):
-            errors["sft_min_rating"] = ["a number from 0 to 10"]
+            errors["sft_min_rating"] = ["a number from 1 to 5 (a 1-5 scale)"]
     if errors:
         return None, errors
     return (

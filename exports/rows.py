@@ -234,17 +234,6 @@ def feedback_summary(feedback: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _rating_means(item: Item, questions_by_version: QuestionsByVersion) -> dict[str, float]:
-    """The human consensus (mean) per rating question."""
-    answered = _answers_by_question(_human(item.get("annotations") or []), questions_by_version)
-    means: dict[str, float] = {}
-    for key, (kind, values) in answered.items():
-        numbers = [value for value in values if kind == "rating" and isinstance(value, int | float)]
-        if numbers:
-            means[key] = sum(numbers) / len(numbers)
-    return means
-
-
 def _pairwise_verdict(item: Item, questions_by_version: QuestionsByVersion) -> str | None:
     """The human majority on the first pairwise question (A: the answer, B: the correction)."""
     annotations = item.get("annotations") or []
@@ -254,28 +243,99 @@ def _pairwise_verdict(item: Item, questions_by_version: QuestionsByVersion) -> s
     return None
 
 
+# --sft-min-rating is given on a 1-5 scale and moved onto each rating question's own
+# scale: 4 of 5 is 7.75 on a 1-10 question and 2.5 on a 1-3 one.
+REFERENCE_SCALE = (1, 5)
+
+
+def rating_bar(question: dict[str, Any], min_rating: float) -> float:
+    """The lowest rating on this question's scale that counts as good."""
+    scale = question.get("scale") or {}
+    low, high = scale.get("min", REFERENCE_SCALE[0]), scale.get("max", REFERENCE_SCALE[1])
+    ref_low, ref_high = REFERENCE_SCALE
+    return low + (min_rating - ref_low) * (high - low) / (ref_high - ref_low)
+
+
+def is_error_question(key: str, question: dict[str, Any]) -> bool:
+    """A multiple-choice list of errors (the RAG rubric's `errors`): any option chosen
+    there marks the answer as bad."""
+    return question["type"] == "multi_choice" and "error" in key
+
+
+def _negative_label(
+    annotations: list[dict[str, Any]], questions_by_version: QuestionsByVersion, min_rating: float
+) -> bool:
+    """Whether any label marks the answer as bad: an error chosen by anyone, or a rating
+    below the bar from a model judge (human ratings count by their mean)."""
+    types = _question_types(questions_by_version)
+    for annotation in annotations:
+        questions = types.get(annotation.get("rubric_version"), {})
+        human = annotation.get("source") == HUMAN
+        for key, value in (annotation.get("answers") or {}).items():
+            question = questions.get(key)
+            if question is None or value is None:
+                continue
+            if is_error_question(key, question) and value:
+                return True
+            if (
+                not human
+                and question["type"] == "rating"
+                and isinstance(value, int | float)
+                and value < rating_bar(question, min_rating)
+            ):
+                return True
+    return False
+
+
+def _human_ratings_good(
+    annotations: list[dict[str, Any]], questions_by_version: QuestionsByVersion, min_rating: float
+) -> bool | None:
+    """Whether the reviewers' mean reaches the bar on every rating question they
+    answered; None when they answered none."""
+    types = _question_types(questions_by_version)
+    ratings: dict[str, tuple[dict[str, Any], list[float]]] = {}
+    for annotation in _human(annotations):
+        questions = types.get(annotation.get("rubric_version"), {})
+        for key, value in (annotation.get("answers") or {}).items():
+            question = questions.get(key)
+            if question is None or question["type"] != "rating":
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            ratings.setdefault(key, (question, []))[1].append(value)
+    if not ratings:
+        return None
+    return all(
+        sum(values) / len(values) >= rating_bar(question, min_rating)
+        for question, values in ratings.values()
+    )
+
+
 def approved_answer(
     item: Item, questions_by_version: QuestionsByVersion, min_rating: float
 ) -> str | None:
     """The assistant text an SFT row may end with, or None.
 
     The corrected answer when there is one (unless the pairwise label prefers the
-    original); else the original answer when the human consensus on every rating
-    question reaches `min_rating`, or, with no ratings, when end users voted it up and
-    nobody down. An answer rated below the bar never passes.
+    original). Else the original answer, if no label marks it as bad (an error chosen
+    by anyone, a model judge's rating below the bar) and either the reviewers' mean
+    reaches the bar (`min_rating` on a 1-5 scale, moved onto each question's scale) on
+    every rating question, or, with no reviewer ratings, end users voted it up and
+    nobody down. An answer rated bad never passes.
     """
     corrected = corrected_answer(item)
     if corrected and _pairwise_verdict(item, questions_by_version) != "a":
         return corrected
-    means = _rating_means(item, questions_by_version)
-    if means:
-        original_good = all(mean >= min_rating for mean in means.values())
-    else:
+    annotations = item.get("annotations") or []
+    if _negative_label(annotations, questions_by_version, min_rating):
+        return corrected or None
+    rated_good = _human_ratings_good(annotations, questions_by_version, min_rating)
+    if rated_good is None:
         votes = item.get("feedback") or []
         ups = sum(1 for vote in votes if vote.get("rating") == "up")
         downs = sum(1 for vote in votes if vote.get("rating") == "down")
-        original_good = bool(ups and not downs)
-    if original_good:
+        rated_good = bool(ups and not downs)
+    if rated_good:
         return item["answer"]
     return corrected or None
 

@@ -68,7 +68,7 @@ class ExportIn(BaseModel):
     seed: Annotated[str, Field(max_length=100)] = "0"
     redact_pii: bool = False
     preference_format: Literal["trl", "openai"] = "trl"
-    sft_min_rating: Annotated[float, Field(ge=0, le=10)] | None = None
+    sft_min_rating: Annotated[float, Field(ge=1, le=5)] | None = None
 
 
 class ExportJobSerializer(serializers.ModelSerializer):

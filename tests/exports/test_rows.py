@@ -178,6 +178,47 @@ def test_sft_takes_thumbs_up_without_labels_but_not_a_split_vote():
     assert approved_answer(split_vote, QUESTIONS, 4) is None
 
 
+def test_sft_keeps_out_a_thumbs_up_answer_with_a_negative_label():
+    up = [{"user": "u1", "rating": "up"}]
+    flagged = item(feedback=up, annotations=[label("a", {"errors": ["hallucination"]})])
+    judged_bad = item(feedback=up, annotations=[label("judge", {"correctness": 1}, source="model")])
+    judged_good = item(
+        feedback=up, annotations=[label("judge", {"correctness": 5}, source="model")]
+    )
+
+    assert approved_answer(flagged, QUESTIONS, 4) is None
+    assert approved_answer(judged_bad, QUESTIONS, 4) is None
+    assert approved_answer(judged_good, QUESTIONS, 4) == "브로커를 확인하세요."
+
+
+def test_sft_keeps_out_a_well_rated_answer_with_an_error_chosen():
+    labels = [
+        label("a", {"correctness": 5, "groundedness": 5, "helpfulness": 5, "errors": ["unsafe"]}),
+        label("b", {"correctness": 5, "groundedness": 5, "helpfulness": 5, "errors": []}),
+    ]
+
+    assert approved_answer(item(annotations=labels), QUESTIONS, 4) is None
+    # A correction is still used: the reviewer wrote the answer as it should be.
+    labels[0]["corrected_answer"] = "안전한 답"
+    assert approved_answer(item(annotations=labels), QUESTIONS, 4) == "안전한 답"
+
+
+def test_the_sft_bar_is_moved_onto_each_questions_scale():
+    def rubric(low, high):
+        return {1: [{"key": "quality", "type": "rating", "scale": {"min": low, "max": high}}]}
+
+    def rated(value):
+        return item(annotations=[label("a", {"quality": value})])
+
+    ten = rubric(1, 10)  # 4 of 1-5 is 7.75 of 1-10
+    assert approved_answer(rated(4), ten, 4) is None
+    assert approved_answer(rated(7), ten, 4) is None
+    assert approved_answer(rated(8), ten, 4) == "브로커를 확인하세요."
+    three = rubric(1, 3)  # 4 of 1-5 is 2.5 of 1-3
+    assert approved_answer(rated(3), three, 4) == "브로커를 확인하세요."
+    assert approved_answer(rated(2), three, 4) is None
+
+
 def test_sft_prefers_the_corrected_answer():
     corrected = item(annotations=[label("a", {"correctness": 1}, corrected="Fixed.")])
 

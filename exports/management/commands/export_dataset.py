@@ -57,7 +57,10 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--sft-min-rating",
-            help="the consensus rating an original answer needs to be used for SFT (default 4)",
+            help=(
+                "sft: the reviewers' mean an original answer needs, on a 1-5 scale moved onto "
+                "each rating question's own (default 4)"
+            ),
         )
         parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
