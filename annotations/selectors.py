@@ -3,7 +3,9 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Mod
 from django.utils import timezone
 
@@ -141,6 +143,21 @@ def rubric_active(*, project_id: int) -> Rubric | None:
     return Rubric.objects.filter(project_id=project_id, is_active=True).first()
 
 
+def _lists(table: str, column: str, value: str, *, path: str = "pk") -> Q:
+    """Rows (of `table`, reached by `path`) whose JSON list `column` holds `value` exactly:
+    case as given, and Korean too (SQLite keeps JSON text with non-ASCII escaped, so
+    matching the text would miss it)."""
+    if connection.vendor == "postgresql":
+        lookup = column if path == "pk" else f"{path.removesuffix('_id')}__{column}"
+        return Q(**{f"{lookup}__contains": [value]})
+    # Built from fixed names; the value is a parameter.
+    holders = RawSQL(  # noqa: S611
+        f"SELECT t.id FROM {table} t, json_each(t.{column}) e WHERE e.value = %s",  # noqa: S608
+        [value],
+    )
+    return Q(**{f"{path}__in": holders})
+
+
 def message_filter(*, project: Project, filters: dict[str, Any]) -> QuerySet[Message]:
     """Assistant answers of a project matching a clean filter (see annotations.filters)."""
     messages = Message.objects.filter(project=project, role=Message.Role.ASSISTANT)
@@ -156,10 +173,9 @@ def message_filter(*, project: Project, filters: dict[str, Any]) -> QuerySet[Mes
     elif rating == "none":
         messages = messages.exclude(Exists(Feedback.objects.filter(message=OuterRef("pk"))))
     if filters.get("reasons"):
-        # JSON text match works on PostgreSQL and SQLite alike.
         reason_match = Q()
         for reason in filters["reasons"]:
-            reason_match |= Q(reasons__icontains=f'"{reason}"')
+            reason_match |= _lists("annotations_feedback", "reasons", reason)
         messages = messages.filter(
             Exists(Feedback.objects.filter(reason_match, message=OuterRef("pk")))
         )
@@ -180,7 +196,7 @@ def message_filter(*, project: Project, filters: dict[str, Any]) -> QuerySet[Mes
     if filters.get("tags"):
         tag_match = Q()
         for tag in filters["tags"]:
-            tag_match |= Q(conversation__tags__icontains=f'"{tag}"')
+            tag_match |= _lists("annotations_conversation", "tags", tag, path="conversation_id")
         messages = messages.filter(tag_match)
     if filters.get("labeled") == "yes":
         messages = messages.filter(Exists(Annotation.objects.filter(message=OuterRef("pk"))))

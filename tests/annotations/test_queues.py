@@ -119,6 +119,22 @@ class TestMessageFilter:
             "up",
         ]
 
+    def test_tags_and_reasons_match_exactly_korean_included(self, project):
+        add_answer(project, "ko", vote="down", reasons=["incorrect"], tags=["한국어", "beta"])
+        add_answer(project, "en", vote="down", reasons=["outdated"], tags=["betamax"])
+
+        def match(**filters):
+            return ids(message_filter(project=project, filters=filters))
+
+        assert match(tags=["한국어"]) == ["ko"]
+        assert match(tags=["beta"]) == ["ko"]
+        assert match(tags=["BETA"]) == []
+        assert match(tags=["bet"]) == []
+        assert match(tags=["한국어", "betamax"]) == ["en", "ko"]
+        assert match(reasons=["incorrect"]) == ["ko"]
+        assert match(reasons=["INCORRECT"]) == []
+        assert match(reasons=["correct"]) == []
+
     def test_sample_is_stable_and_roughly_sized(self, project):
         for i in range(200):
             add_answer(project, f"c{i}")
