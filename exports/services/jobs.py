@@ -1,7 +1,9 @@
 """Export jobs: creating one (queued for a worker) and running it."""
 
+import contextlib
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,23 @@ def export_job_create(
     return job
 
 
+# A file an attempt is writing changes every few seconds; one untouched this long was
+# left by an attempt that died (a worker killed mid-export).
+STALE_TEMPORARY_SECONDS = 15 * 60
+
+
+def _remove_stale_temporary_files(directory: Path) -> None:
+    """Delete the half-written files of earlier attempts that died, not those of an
+    attempt still running (a redelivered task can overlap the first one)."""
+    if not directory.is_dir():
+        return
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for path in directory.glob(".*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+
+
 def _update(job: ExportJob, **fields: Any) -> None:
     for name, value in fields.items():
         setattr(job, name, value)
@@ -89,6 +108,7 @@ def export_job_run(*, job_id: int) -> ExportJob:
             rows_written=0,
         )
     directory = export_job_directory(job)
+    _remove_stale_temporary_files(directory)
     try:
         options, errors = export_options_clean(job.options)
         if options is None:

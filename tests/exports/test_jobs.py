@@ -93,6 +93,33 @@ def test_an_interrupted_job_runs_again_from_the_start(labeled, media):
     assert sum(job.row_counts.values()) == 5
 
 
+def test_a_rerun_removes_what_a_dead_attempt_left_but_not_a_live_attempts_file(labeled, media):
+    from exports.services.jobs import export_job_directory
+
+    job = ExportJob.objects.create(
+        project=labeled.project,
+        kind="raw",
+        file_format="parquet",
+        options=options("raw", "parquet").as_dict(),
+        status=ExportJob.Status.RUNNING,
+    )
+    directory = export_job_directory(job)
+    directory.mkdir(parents=True)
+    dead = directory / ".raw.parquet.0dead.part"
+    live = directory / ".raw.parquet.1live.part"
+    dead.write_bytes(b"half a file")
+    live.write_bytes(b"being written")
+    an_hour_ago = time.time() - 3600
+    os.utime(dead, (an_hour_ago, an_hour_ago))
+
+    export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.SUCCEEDED
+    assert not dead.exists()
+    assert live.exists()
+
+
 def test_a_failure_records_the_error_and_leaves_no_files(labeled, media, monkeypatch):
     job = ExportJob.objects.create(
         project=labeled.project,
