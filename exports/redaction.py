@@ -8,8 +8,10 @@ original is edited in place. Digit runs are delimited by lookarounds, not by \\b
 Hangul counts as a word character, and "연락처010-1234-5678로" must still match.
 
 What is left alone on purpose: dates (2024-01-15, 2024.01.15, 20240115), versions
-(v1.2.3, 3.11.4), prices (₩12,000, $1,299.99), counts and order numbers shorter
-than a card, and digit groups that fail the checks (Luhn, calendar date, digit count).
+(v1.2.3, 3.11.4, "release 4.2.1.0"), prices (₩12,000, $1,299.99), counts, order
+numbers and timestamps that do not look like a card of some network (its first digits
+and length) or fail the Luhn check, "+" numbers without an assigned country code,
+and digit groups that fail the other checks (calendar date, digit count).
 """
 
 import re
@@ -31,6 +33,8 @@ _FOLD.update({ord(space): " " for space in "\u3000\u00a0\u2007\u202f"})
 _NO_DIGIT_BEFORE = r"(?<![0-9])"
 _NO_DIGIT_AFTER = r"(?![0-9])"
 _SEP = r"[-. ]"
+# Korean numbers are also written with spaces around the hyphens: 010 - 1234 - 5678.
+_SEP_KO = r"(?: ?- ?|[. ])"
 
 _SECRET_PATTERNS = [
     # JSON Web Tokens.
@@ -72,14 +76,18 @@ _PHONE_PATTERNS = [
         # Nor cut short before " [PHONE]" that was the rest of one over-long number.
         r"(?![0-9]|[-. ](?:[0-9]|\[(?:PHONE|CARD|RRN|IP|EMAIL|SECRET)\]))"
     ),
-    # Korean mobile: 010-1234-5678, 010 1234 5678, 010.1234.5678, 01012345678.
-    re.compile(
-        _NO_DIGIT_BEFORE + rf"01[016789]{_SEP}?[0-9]{{3,4}}{_SEP}?[0-9]{{4}}" + _NO_DIGIT_AFTER
-    ),
-    # Korean landline and 070/080, separated: 02-123-4567, (02) 123-4567, 031 123 4567.
+    # Korean mobile: 010-1234-5678, 010 1234 5678, 010.1234.5678, 01012345678,
+    # (010) 1234-5678, 010 - 1234 - 5678.
     re.compile(
         _NO_DIGIT_BEFORE
-        + rf"(?:\(0{_KOREAN_AREA}\) ?|0{_KOREAN_AREA}{_SEP})[0-9]{{3,4}}{_SEP}[0-9]{{4}}"
+        + rf"(?:\(01[016789]\) ?|01[016789]{_SEP_KO}?)[0-9]{{3,4}}{_SEP_KO}?[0-9]{{4}}"
+        + _NO_DIGIT_AFTER
+    ),
+    # Korean landline and 070/080, separated: 02-123-4567, (02) 123-4567, 02)123-4567,
+    # 031 123 4567.
+    re.compile(
+        _NO_DIGIT_BEFORE
+        + rf"(?:\(?0{_KOREAN_AREA}\) ?|0{_KOREAN_AREA}{_SEP_KO})[0-9]{{3,4}}{_SEP_KO}[0-9]{{4}}"
         + _NO_DIGIT_AFTER
     ),
 ]
@@ -114,16 +122,148 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def card_network_length_ok(digits: str) -> bool:
+    """Whether the number starts like a payment card of some network and has one of
+    its lengths: Visa 4 (13, 16, 19 digits), Mastercard and Maestro 5 and 2 (16-19),
+    American Express 34/37 (15), JCB, Diners and others in 3 (14-19), Discover,
+    UnionPay and Maestro 6 (16-19), Korean domestic cards 9 (16). Numbers starting
+    with 0, 1, 7 or 8 are not cards (order numbers, millisecond timestamps)."""
+    length = len(digits)
+    first, two = digits[:1], digits[:2]
+    if first == "4":
+        return length in (13, 16, 19)
+    if two in ("34", "37"):
+        return length == 15
+    if first == "3":
+        return two in ("30", "35", "36", "38", "39") and 14 <= length <= 19
+    if first == "2":
+        return "22" <= two <= "27" and 16 <= length <= 19
+    if first in ("5", "6"):
+        return 16 <= length <= 19
+    if first == "9":
+        return length == 16
+    return False
+
+
 def _card_ok(match: re.Match[str]) -> bool:
     digits = _digits(match.group(0))
-    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_valid(digits)
+    return card_network_length_ok(digits) and len(set(digits)) > 1 and luhn_valid(digits)
+
+
+# ITU country codes: 1 and 7, these two-digit ones, and three-digit ones under these
+# two-digit starts (28, 83 and 89 are unassigned; 10-19 are +1 and an area code).
+_COUNTRY_CODES_2 = frozenset(
+    [
+        "20",
+        "27",
+        "30",
+        "31",
+        "32",
+        "33",
+        "34",
+        "36",
+        "39",
+        "40",
+        "41",
+        "43",
+        "44",
+        "45",
+        "46",
+        "47",
+        "48",
+        "49",
+        "51",
+        "52",
+        "53",
+        "54",
+        "55",
+        "56",
+        "57",
+        "58",
+        "60",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "66",
+        "81",
+        "82",
+        "84",
+        "86",
+        "90",
+        "91",
+        "92",
+        "93",
+        "94",
+        "95",
+        "98",
+    ]
+)
+_COUNTRY_CODES_3_START = frozenset(
+    [
+        "21",
+        "22",
+        "23",
+        "24",
+        "25",
+        "26",
+        "29",
+        "35",
+        "37",
+        "38",
+        "42",
+        "50",
+        "59",
+        "67",
+        "68",
+        "69",
+        "80",
+        "85",
+        "87",
+        "88",
+        "96",
+        "97",
+        "99",
+    ]
+)
+
+
+def country_code_ok(digits: str) -> bool:
+    """Whether the digits after "+" start with an assigned country code (and, for +1,
+    an area code, which never starts with 0 or 1)."""
+    if digits.startswith("1"):
+        return len(digits) > 1 and digits[1] not in "01"
+    return (
+        digits.startswith("7")
+        or digits[:2] in _COUNTRY_CODES_2
+        or digits[:2] in _COUNTRY_CODES_3_START
+    )
 
 
 def _phone_ok(match: re.Match[str]) -> bool:
     text = match.group(0)
     if text.startswith("+"):
-        return 8 <= len(_digits(text)) <= 15
+        digits = _digits(text)
+        return 8 <= len(digits) <= 15 and country_code_ok(digits)
     return True
+
+
+# Four dotted numbers after one of these words are a version, not an address.
+_VERSION_WORD = re.compile(
+    r"(?i)(?:version|ver\.?|release[ds]?|build|chrome|firefox|edge|safari|windows|"
+    r"버전|릴리스|릴리즈|빌드)\s*:?\s*$"
+)
+
+
+def _ipv4_ok(match: re.Match[str]) -> bool:
+    return _VERSION_WORD.search(match.string, max(0, match.start() - 20), match.start()) is None
+
+
+def _email_ok(match: re.Match[str]) -> bool:
+    # Code, not an address: matrix products on attributes ("x@self.weights").
+    domain = match.group(0).partition("@")[2]
+    return domain.split(".", 1)[0] not in ("self", "cls", "this")
 
 
 def _ipv6_ok(match: re.Match[str]) -> bool:
@@ -140,10 +280,10 @@ def _always(match: re.Match[str]) -> bool:
 # (pattern, placeholder, check) in the order they run; earlier kinds win overlaps.
 _RULES: list[tuple[re.Pattern[str], str, Callable[[re.Match[str]], bool]]] = [
     *[(pattern, SECRET, _always) for pattern in _SECRET_PATTERNS],
-    (_EMAIL, EMAIL, _always),
+    (_EMAIL, EMAIL, _email_ok),
     (_RRN, RRN, _always),
     (_CARD, CARD, _card_ok),
-    (_IPV4, IP, _always),
+    (_IPV4, IP, _ipv4_ok),
     (_IPV6, IP, _ipv6_ok),
     *[(pattern, PHONE, _phone_ok) for pattern in _PHONE_PATTERNS],
 ]

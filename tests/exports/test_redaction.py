@@ -27,6 +27,13 @@ REDACTED = [
     ("+82 2-123-4567", "[PHONE]"),
     ("+1 (415) 555-2671", "[PHONE]"),
     ("+44 20 7946 0958", "[PHONE]"),
+    ("+33 1 23 45 67 89", "[PHONE]"),
+    ("+7 495 123-45-67", "[PHONE]"),
+    # Korean spellings with brackets and spaced hyphens.
+    ("(010) 1234-5678", "[PHONE]"),
+    ("02)123-4567", "[PHONE]"),
+    ("010 - 1234 - 5678", "[PHONE]"),
+    ("연락처 (02)1234-5678 로", "연락처 [PHONE] 로"),
     # Korean text glued to the number, and full-width digits.
     ("연락처010-1234-5678로 연락 주세요", "연락처[PHONE]로 연락 주세요"),
     ("전화는01012345678입니다", "전화는[PHONE]입니다"),
@@ -45,6 +52,9 @@ REDACTED = [
     ("4111-1111-1111-1111", "[CARD]"),
     ("카드번호4111111111111111로 결제", "카드번호[CARD]로 결제"),
     ("amex 3782 822463 10005", "amex [CARD]"),
+    ("discover 6011 1111 1111 1117", "discover [CARD]"),
+    ("jcb 3530111333300000", "jcb [CARD]"),
+    ("mastercard 2221 0000 0000 0009", "mastercard [CARD]"),
     # IP addresses.
     ("서버 192.168.0.1에 접속", "서버 [IP]에 접속"),
     ("from 10.0.0.254:8080", "from [IP]:8080"),
@@ -95,6 +105,22 @@ KEPT = [
     "asking about skiing",
     "user@",
     "@mention",
+    # Four-part versions after a version word.
+    "release 4.2.1.0 is out",
+    "Chrome 1.0.0.0",
+    "버전 2.0.0.1 배포",
+    "Windows 10.0.19045.3693",
+    # Luhn-valid numbers that no card network issues (first digits, length).
+    "order no. 1234567890128",
+    "Date.now() returned 1732600000001",
+    "tracking 8000000000000011",
+    "invoice 7000123456789010",
+    # "+" numbers without an assigned country code.
+    "+10 20 30 40",
+    "점수 +100 200 300",
+    # Code.
+    "y = x@self.weights",
+    "out = h@cls.proj",
 ]
 
 
