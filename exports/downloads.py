@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 
 from annotations.errors import Conflict, NotFound
+from exports.cards import CARD_NAME
 from exports.manifests import MANIFEST_NAME
 from exports.models import ExportJob
 
@@ -72,9 +73,10 @@ def export_job_download(job: ExportJob) -> HttpResponseBase:
             content_type=CONTENT_TYPES[job.file_format],
         )
     members = [(path.name, path) for path in paths]
-    manifest = media_root / job.directory / MANIFEST_NAME
-    if manifest.is_file():
-        members.append((MANIFEST_NAME, manifest))
+    for name in (MANIFEST_NAME, CARD_NAME):
+        extra = media_root / job.directory / name
+        if extra.is_file():
+            members.append((name, extra))
     response = StreamingHttpResponse(zip_stream(members), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{stem}.zip"'
     return response

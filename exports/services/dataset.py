@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from annotations.errors import InvalidInput
 from annotations.models import Project, Queue
+from exports.cards import card_write, dataset_card
 from exports.manifests import manifest_build, manifest_write
 from exports.options import ExportOptions
 from exports.rows import rows_build
@@ -155,6 +156,16 @@ def dataset_export(
             base=directory,
             created_at=timezone.now(),
         )
+        if options.split:
+            # The directory is the export's own: a dataset card goes beside the data.
+            card = dataset_card(
+                schema=schema,
+                file_format=options.file_format,
+                files={name: path.name for name, path in paths.items()},
+                manifest=manifest,
+            )
+            if card is not None:
+                card_write(card, directory)
         manifest_write(manifest, directory)
         return manifest
     except BaseException:

@@ -449,3 +449,60 @@ def test_summary_is_printed_unless_quiet(labeled, tmp_path):
     )
 
     assert out.getvalue() == f"Wrote 4 sft rows (all 4) to {tmp_path / 'sft.jsonl'}.\n"
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_a_split_export_carries_a_dataset_card_with_its_types(labeled, tmp_path, file_format):
+    from datasets import List, Value, load_dataset, load_dataset_builder
+
+    directory = export(tmp_path, "eval", file_format, "eval-split", "--split=train=0.5,test=0.5")
+    manifest = json.loads((directory / "manifest.json").read_text())
+    options = {}
+    if file_format == "csv":
+        # CSV is read in chunks of rows, typed chunk by chunk unless given the card's
+        # types: with one row a chunk, an empty reference would otherwise be a number.
+        card_types = load_dataset_builder(str(directory), cache_dir=str(tmp_path / "hf"))
+        options = {"chunksize": 1, "features": card_types.info.features}
+
+    dataset = load_dataset(str(directory), cache_dir=str(tmp_path / "hf"), **options)
+
+    assert (directory / "README.md").is_file()
+    assert sorted(dataset) == ["test", "train"]
+    assert {name: dataset[name].num_rows for name in dataset} == manifest["rows"]
+    features = dataset["train"].features
+    assert features["reference"] == Value("string")
+    assert features["user_input"] == Value("string")
+    if file_format == "csv":
+        assert features["retrieved_contexts"] == Value("string")
+    else:
+        assert features["retrieved_contexts"] == List(Value("string"))
+        assert features["history"] == List({"role": Value("string"), "content": Value("string")})
+    rows = sorted(
+        (row for name in dataset for row in dataset[name]), key=lambda row: row["conversation_id"]
+    )
+    assert [row["conversation_id"] for row in rows] == ["c1", "c2", "c3", "c4", "c5"]
+    assert rows[1]["reference"] == CORRECTED
+    labels = rows[0]["labels"]
+    labels = json.loads(labels) if isinstance(labels, str) else labels
+    assert labels["correctness"] == 4.5
+
+
+def test_the_raw_jsonl_card_types_the_rubric_answers_as_json(labeled, tmp_path):
+    from datasets import load_dataset
+
+    directory = export(tmp_path, "raw", "jsonl", "raw-split", "--split=train=0.5,test=0.5")
+
+    dataset = load_dataset(str(directory), cache_dir=str(tmp_path / "hf"))
+
+    rows = {row["conversation_id"]: row for name in dataset for row in dataset[name]}
+    answers = rows["c2"]["annotations"][0]["answers"]
+    answers = json.loads(answers) if isinstance(answers, str) else answers
+    assert answers["errors"] == ["hallucination"]
+    assert rows["c1"]["contexts"][0]["title"] == "Celery: First steps"
+
+
+def test_no_card_for_split_names_that_datasets_refuses(labeled, tmp_path):
+    directory = export(tmp_path, "eval", "jsonl", "dashed", "--split=train-a=0.5,test-b=0.5")
+
+    assert (directory / "manifest.json").is_file()
+    assert not (directory / "README.md").exists()
