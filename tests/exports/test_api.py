@@ -124,7 +124,7 @@ def test_download_of_a_split_is_a_zip_with_the_manifest(exports_api, tmp_path):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
-    assert sorted(archive.namelist()) == ["manifest.json", "test.csv", "train.csv"]
+    assert sorted(archive.namelist()) == ["README.md", "manifest.json", "test.csv", "train.csv"]
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["rows_total"] == 5
     extracted = tmp_path / "unzipped"
