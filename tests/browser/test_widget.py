@@ -150,6 +150,51 @@ def test_vote_queued_before_a_reload_is_sent_after_it(page, site):
     assert Feedback.objects.count() == 1
 
 
+def queued(page):
+    return page.evaluate(
+        f"() => JSON.parse(localStorage.getItem('feedback-widget:queue:{PUBLIC_KEY}') || '[]')"
+    )
+
+
+def seed_queue(page, items):
+    page.evaluate(
+        "([key, items]) => localStorage.setItem(key, JSON.stringify(items))",
+        [f"feedback-widget:queue:{PUBLIC_KEY}", items],
+    )
+
+
+def queued_vote(user, rating, age_days=0.0):
+    body = {"conversation": "conv-123", "message": "m2", "user": user, "rating": rating}
+    at = int((time.time() - age_days * 86400) * 1000)
+    return {"id": user, "method": "POST", "body": body, "attempts": 3, "nextAt": 0, "at": at}
+
+
+def test_a_queued_vote_older_than_a_week_is_dropped_not_sent(page, site):
+    url = site["allowed"].add("/chat", host_page(site["url"], "<p>no answers here</p>"))
+    page.goto(url)
+    seed_queue(page, [queued_vote("u-old", "down", age_days=8), queued_vote("u-new", "up", 1)])
+
+    page.reload()
+
+    wait_for(lambda: Feedback.objects.filter(end_user="u-new").exists())
+    page.wait_for_timeout(1500)
+    assert list(Feedback.objects.values_list("end_user", flat=True)) == ["u-new"]
+    assert queued(page) == []
+
+
+def test_the_queue_keeps_the_latest_fifty_votes(page, site):
+    page.goto(site["allowed"].add("/chat", host_page(site["url"], ANSWER)))
+    page.context.set_offline(True)
+    seed_queue(page, [queued_vote(f"s-{i}", "up") for i in range(60)])
+
+    widget_button(page, "Bad answer").click()
+
+    queue = queued(page)
+    assert len(queue) == 50
+    assert queue[-1]["body"]["user"] == "u-42"
+    assert [item["body"]["user"] for item in queue[:2]] == ["s-11", "s-12"]
+
+
 def test_html_in_a_comment_is_stored_as_text_and_never_runs(page, site):
     hostile = "<img src=x onerror=alert(1)>"
     page.goto(site["allowed"].add("/chat", host_page(site["url"], ANSWER)))

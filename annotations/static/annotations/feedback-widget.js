@@ -12,6 +12,9 @@
   const TIMEOUT_MS = 10000;
   const MAX_COMMENT = 2000; // keepalive bodies must stay under 64 KB
   const MAX_DELAY_MS = 300000;
+  // At most 50 queued votes, each kept a week (a send refused without CORS looks offline).
+  const MAX_QUEUE = 50;
+  const MAX_AGE_MS = 6048e5;
   const PREFIX = "feedback-widget:";
   const FEEDBACK_PATH = "/api/v1/widget/feedback/";
   const CONV = "data-feedback-conversation";
@@ -41,7 +44,7 @@
     ["harmful", "Harmful", "유해함"],
   ].map(([slug, en, ko]) => ({ slug, label: { en, ko } }));
 
-  // localStorage may be missing or throw (privacy modes, sandboxed iframes, quota): fall back to memory.
+  // localStorage may be missing or throw (private modes, quota): fall back to memory.
   const memory = new Map();
 
   function load(key) {
@@ -69,7 +72,7 @@
     return Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  // currentScript is only set while the script first runs.
+  // currentScript is set only while the script first runs.
   const script =
     document.currentScript ||
     Array.from(document.querySelectorAll('script[src*="feedback-widget.js"]')).pop() ||
@@ -117,9 +120,8 @@
         keepalive: true, // a vote made as the tab closes still arrives
         signal: ctrl.signal,
       });
-      // Empty (204) or not JSON (a proxy error page): the status is enough.
+      // Empty (204) or not JSON: the status is enough.
       const json = await res.json().catch(() => null);
-      // Retry-After is readable cross-origin only via Access-Control-Expose-Headers.
       return { status: res.status, data: json, retryAfter: res.headers.get("Retry-After") };
     } catch (e) {
       const code = ctrl.signal.aborted ? "timeout" : "network_error";
@@ -149,7 +151,7 @@
   function readQueue() {
     try {
       const q = JSON.parse(load(queueKey()) || "[]");
-      return Array.isArray(q) ? q : [];
+      return Array.isArray(q) ? q.filter((i) => !(Date.now() - i.at > MAX_AGE_MS)) : [];
     } catch {
       return [];
     }
@@ -160,9 +162,9 @@
   }
 
   function enqueue(method, body) {
-    const item = { id: randomHex(8), method, body, attempts: 0, nextAt: 0 };
-    // The latest action per (conversation, message, user) replaces older queued ones.
-    writeQueue(readQueue().filter((i) => !sameTarget(i.body, body)).concat(item));
+    const item = { id: randomHex(8), method, body, attempts: 0, nextAt: 0, at: Date.now() };
+    // The latest action per (conversation, message, user) replaces older ones.
+    writeQueue(readQueue().filter((i) => !sameTarget(i.body, body)).concat(item).slice(-MAX_QUEUE));
     flush();
     return item.id;
   }
@@ -178,7 +180,7 @@
   let again = false;
   let timer = 0;
 
-  // One drain at a time; a flush requested meanwhile makes it loop once more.
+  // One drain at a time; a flush asked meanwhile loops once more.
   function flush() {
     if (flushing) {
       again = true;
@@ -226,7 +228,7 @@
           q.splice(idx, 1);
         }
       }
-      // Saved before the event fires, so a listener that reloads cannot cause a re-send.
+      // Saved before the event: a listener that reloads cannot re-send.
       writeQueue(q);
       notify(item, res, ok, retry && idx >= 0);
     }
@@ -287,7 +289,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
   let sheet = null;
   function addStyles(root) {
     try {
-      // Unlike <style>, constructed sheets are allowed by a strict style-src CSP.
+      // Constructed sheets pass a strict style-src CSP; <style> may not.
       if (!sheet) {
         sheet = new CSSStyleSheet();
         sheet.replaceSync(CSS);
@@ -369,7 +371,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
       this.closeBtn.addEventListener("click", () => this.closeForm());
       this.form.addEventListener("submit", (e) => {
         e.preventDefault();
-        // Nothing beyond the (already sent) thumb: just close.
+        // Nothing beyond the (sent) thumb: just close.
         if (this.rating && (this.reasons.size || this.comment.value.trim())) this.submit(false);
         this.closeForm();
       });
@@ -379,11 +381,11 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
           this.closeForm();
         }
       });
-      // Fetch config when the user approaches, not on every page view.
+      // Fetch config when the user comes near, not on every page view.
       this.wrap.addEventListener("pointerenter", getReasons, { once: true });
       this.wrap.addEventListener("focusin", getReasons, { once: true });
 
-      // Show a vote still queued (e.g. from before a reload).
+      // Show a vote still queued (from before a reload).
       const user = this.user || config.user || anonId();
       const body = { conversation, message, user };
       const pending = readQueue().find((i) => sameTarget(i.body, body));
@@ -404,7 +406,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
 
     applyText() {
       const t = this.text();
-      this.wrap.lang = langOf(this.target); // for screen reader pronunciation
+      this.wrap.lang = langOf(this.target); // for screen readers
       label(this.up, t.up);
       label(this.down, t.down);
       label(this.closeBtn, t.close);
@@ -478,7 +480,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
     closeForm() {
       const hadFocus = this.form.contains(this.root.activeElement);
       this.form.hidden = true;
-      // Keep keyboard focus instead of dropping it to <body>.
+      // Keep keyboard focus off <body>.
       if (hadFocus) (this.rating === "down" ? this.down : this.up).focus();
     }
 
@@ -491,7 +493,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
         this.status(t.retry);
       } else {
         if (item.id === this.lastId) {
-          // Rejected for good: show what the server has.
+          // Refused for good: show what the server has.
           this.rating = this.confirmed;
           ratings.set(this.key, this.rating);
           this.sync();
@@ -552,14 +554,14 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
   let observer = null;
   function observe() {
     if (observer || !document.body) return;
-    // Chat UIs stream messages in and may set ids only once an answer is complete.
+    // Chat UIs stream answers in and may set ids only once one is complete.
     observer = new MutationObserver((records) => {
       for (const m of records) {
         if (m.type === "attributes") {
           scan(m.target);
           continue;
         }
-        // The page replaced the element's children: put the widget back.
+        // The page replaced the element's children: put it back.
         const w = byElement.get(m.target);
         if (w && !w.host.isConnected) m.target.append(w.host);
         for (const n of m.addedNodes) if (n.nodeType === 1) scan(n);

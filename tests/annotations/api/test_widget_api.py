@@ -492,3 +492,14 @@ def test_reasons_must_be_among_the_projects_reasons(widget_project):
     assert refused.json()["error"]["fields"] == {"reasons": ["unknown: incorrect, <b>x</b>"]}
     assert accepted.status_code == 201
     assert list(Feedback.objects.values_list("reasons", flat=True)) == [["slow"]]
+
+
+def test_the_widget_script_is_at_most_8_kb_gzipped():
+    import gzip
+    from pathlib import Path
+
+    import annotations
+
+    script = Path(annotations.__file__).parent / "static" / "annotations" / "feedback-widget.js"
+
+    assert len(gzip.compress(script.read_bytes(), compresslevel=9)) <= 8000
