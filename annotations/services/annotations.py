@@ -11,7 +11,6 @@ from annotations.models import Annotation, AnnotationRevision, Message, Project,
 from annotations.rubrics import answers_validate, corrected_answer_of
 from annotations.selectors import message_get, rubric_active
 from annotations.services.queues import (
-    LOCK_FOR_SUBMIT_SQL,
     SLOT_TAKEN_MESSAGE,
     annotator_key_for,
     queue_item_count_annotation,
@@ -181,49 +180,18 @@ def _annotation_submit(
 
 
 # Submit-and-next is the labeling page's hot path. On PostgreSQL a new annotation on a
-# queue item is one statement, atomic on its own: lock the item, check the slot as
+# queue item is one call of the function annotations_submit_to_queue (migration 0011
+# says how it works): lock the item, then, in a fresh snapshot, check the slot as
 # queue_item_lock_for_submit does, insert the annotation, count it on the item and end
 # the reviewer's lease. The general path takes nine round trips for the same.
-_SUBMIT_SQL = f"""
-WITH slot (id, message_id, annotation_count, per_item, holds, held_by_others, labeled) AS (
-    {LOCK_FOR_SUBMIT_SQL}
-    FOR UPDATE OF i
-), rubric AS (
-    SELECT NOT %(check_rubric)s OR EXISTS (
-        SELECT 1 FROM annotations_rubric
-        WHERE id = %(rubric)s AND project_id = %(project)s AND is_active) AS current
-), fits AS (
-    SELECT slot.id, slot.per_item FROM slot
-    WHERE slot.message_id = %(message)s AND NOT slot.labeled
-      AND (SELECT current FROM rubric)
-      AND (slot.holds OR slot.per_item - slot.annotation_count - slot.held_by_others > 0)
-), inserted AS (
-    INSERT INTO annotations_annotation
-        (project_id, message_id, rubric_id, annotator_id, annotator_key, annotator_name,
-         source, queue_item_id, answers, corrected_answer, time_spent_ms, created_at,
-         updated_at)
-    SELECT %(project)s, %(message)s, %(rubric)s, %(reviewer)s, %(annotator_key)s,
-        %(annotator_name)s, 'human', fits.id, %(answers)s::jsonb, %(corrected)s,
-        %(time_spent)s, %(now)s, %(now)s
-    FROM fits
-    ON CONFLICT (message_id, annotator_key) DO NOTHING
-    RETURNING id
-), counted AS (
-    UPDATE annotations_queueitem i
-    SET annotation_count = i.annotation_count + 1,
-        is_done = i.annotation_count + 1 >= fits.per_item
-    FROM fits WHERE i.id = fits.id AND EXISTS (SELECT 1 FROM inserted)
-), released AS (
-    DELETE FROM annotations_claim c USING fits
-    WHERE c.item_id = fits.id AND c.reviewer_id = %(reviewer)s
-      AND EXISTS (SELECT 1 FROM inserted)
-)
--- PostgreSQL runs every data-modifying CTE (counted, released) whether read or not.
-SELECT slot.message_id, slot.labeled, (SELECT current FROM rubric),
-    slot.holds OR slot.per_item - slot.annotation_count - slot.held_by_others > 0,
-    (SELECT id FROM inserted)
-FROM slot
-"""  # noqa: S608
+_SUBMIT_SQL = """
+SELECT slot_message, slot_labeled, rubric_current, has_room, annotation_id
+FROM annotations_submit_to_queue(
+    %(item)s::bigint, %(message)s::bigint, %(project)s::bigint, %(reviewer)s::bigint,
+    %(annotator_key)s::text, %(annotator_name)s::text, %(rubric)s::bigint,
+    %(check_rubric)s::boolean, %(answers)s::jsonb, %(corrected)s::text,
+    %(time_spent)s::integer, %(now)s::timestamptz)
+"""
 
 # The active rubric of each project, as last read by this process. Rubric versions never
 # change once written; the statement above checks that this one is still the active one.

@@ -313,6 +313,18 @@ def _claim_next_portable(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueIt
     _check_assigned(queue=queue, reviewer=reviewer)
     now = timezone.now()
     expires_at = now + datetime.timedelta(minutes=queue.lease_minutes)
+    annotator_key = annotator_key_for(reviewer)
+    # A lease on an answer the reviewer labeled since (in another queue, or by editing
+    # their labels) would otherwise come back on every claim.
+    Claim.objects.filter(
+        Exists(
+            Annotation.objects.filter(
+                message=OuterRef("item__message_id"), annotator_key=annotator_key
+            )
+        ),
+        item__queue=queue,
+        reviewer=reviewer,
+    ).delete()
     held = (
         Claim.objects.select_related("item__message")
         .filter(item__queue=queue, reviewer=reviewer, expires_at__gt=now, item__is_done=False)
@@ -323,7 +335,6 @@ def _claim_next_portable(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueIt
         Claim.objects.filter(pk=held.pk).update(expires_at=expires_at)
         return held.item
 
-    annotator_key = annotator_key_for(reviewer)
     candidates = (
         QueueItem.objects.filter(queue=queue, is_done=False)
         .exclude(
@@ -392,7 +403,10 @@ def queue_item_skip(*, item: QueueItem, reviewer: AbstractBaseUser) -> None:
 
 
 SLOT_TAKEN_MESSAGE = "This item already has the annotations it needs; your lease had expired."
-LOCK_FOR_SUBMIT_SQL = """
+# Run after the item is locked, as a statement of its own: in READ COMMITTED each
+# statement reads a fresh snapshot, so leases and labels committed while the lock was
+# awaited are counted (within the locking statement they would not be).
+SLOT_SQL = """
 SELECT i.id, i.message_id, i.annotation_count, q.annotations_per_item,
     EXISTS (
         SELECT 1 FROM annotations_claim c
@@ -405,6 +419,12 @@ SELECT i.id, i.message_id, i.annotation_count, q.annotations_per_item,
 FROM annotations_queueitem i JOIN annotations_queue q ON q.id = i.queue_id
 WHERE i.id = %(item)s
 """
+
+
+def slot_has_room(*, count: int, per_item: int, holds: bool, held_by_others: int) -> bool:
+    """Whether a new annotation fits the item: never beyond the count it wants; a
+    reviewer holding a lease has a slot kept, others need one nobody holds."""
+    return count < per_item and (holds or per_item - count - held_by_others > 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -421,15 +441,16 @@ class SubmitSlot:
 def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> SubmitSlot:
     """Lock a queue item for a submission and check the reviewer may still fill a slot.
 
-    One statement. An edit of one's own labels takes no new slot, even on a completed
-    item. Must run inside the submitting transaction (SQLite holds its write lock for it).
+    An edit of one's own labels takes no new slot, even on a completed item. Must run
+    inside the submitting transaction (SQLite holds its write lock for it).
     """
-    sql = LOCK_FOR_SUBMIT_SQL
-    if connection.features.has_select_for_update_of:
-        sql += "FOR UPDATE OF i"
     with connection.cursor() as cursor:
+        if connection.features.has_select_for_update:
+            cursor.execute(
+                "SELECT id FROM annotations_queueitem WHERE id = %s FOR UPDATE", [item_id]
+            )
         cursor.execute(
-            sql,
+            SLOT_SQL,
             {
                 "item": item_id,
                 "reviewer": reviewer.pk,
@@ -444,7 +465,9 @@ def queue_item_lock_for_submit(*, item_id: int, reviewer: AbstractBaseUser) -> S
     slot = SubmitSlot(
         item_id=item_id, message_id=message_id, per_item=per_item, labeled=bool(labeled)
     )
-    if not slot.labeled and not holds and per_item - count - held_by_others <= 0:
+    if not slot.labeled and not slot_has_room(
+        count=count, per_item=per_item, holds=bool(holds), held_by_others=held_by_others
+    ):
         raise Conflict(SLOT_TAKEN_MESSAGE, fields={"item": ["complete"]})
     return slot
 

@@ -109,3 +109,71 @@ def test_no_item_gets_more_annotations_than_wanted():
     counts = Counter(Annotation.objects.values_list("queue_item_id", flat=True))
     assert set(counts.values()) == {3}
     assert set(QueueItem.objects.values_list("annotation_count", "is_done")) == {(3, True)}
+
+
+def test_a_lease_committed_while_a_late_submission_waits_is_counted():
+    """Ana's lease expired; as she submits, Bo's claim of the item's only slot holds the
+    item's lock. Once Bo's claim commits, Ana's submission must see his lease."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and snapshots of PostgreSQL")
+    import datetime
+    import time
+
+    import psycopg
+    from django.utils import timezone
+
+    from annotations.errors import Conflict
+    from annotations.services.queues import annotator_key_for
+
+    queue, (ana, bo, *_) = build_queue(annotations_per_item=1)
+    item = queue_claim_next(queue=queue, reviewer=ana)
+    Claim.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    database = connection.settings_dict
+    bo_connection = psycopg.connect(
+        host=database["HOST"],
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        password=database["PASSWORD"] or None,
+        dbname=database["NAME"],
+    )
+    now = timezone.now()
+    # Bo's claim, left uncommitted: it holds the item's lock and its lease is unseen.
+    claimed = bo_connection.execute(
+        "SELECT * FROM annotations_claim_next(%s, %s, %s, false, %s, 1, %s, %s)",
+        [
+            queue.pk,
+            queue.project_id,
+            bo.pk,
+            annotator_key_for(bo),
+            now,
+            now + datetime.timedelta(minutes=30),
+        ],
+    ).fetchone()
+    assert claimed == ("leased", item.pk)
+    outcome: list[object] = []
+
+    def ana_submits() -> None:
+        try:
+            annotation_submit(
+                message=item.message, reviewer=ana, answers=GOOD, queue_item_id=item.pk
+            )
+            outcome.append("saved")
+        except Conflict:
+            outcome.append("refused")
+        except BaseException as error:
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=ana_submits)
+    thread.start()
+    time.sleep(0.5)
+    assert outcome == []  # waiting for the item's lock
+    bo_connection.commit()
+    thread.join(30)
+    bo_connection.close()
+
+    assert outcome == ["refused"]
+    annotation_submit(message=item.message, reviewer=bo, answers=GOOD, queue_item_id=item.pk)
+    assert list(Annotation.objects.values_list("annotator_name", flat=True)) == [bo.username]
+    assert QueueItem.objects.get(pk=item.pk).annotation_count == 1

@@ -345,6 +345,44 @@ class TestClaiming:
         item.refresh_from_db()
         assert (item.annotation_count, item.is_done) == (1, True)
 
+    def test_a_lease_does_not_fill_an_item_that_is_already_complete(self, project, lead):
+        add_answer(project, "only")
+        queue = queue_create(
+            project=project, name="Two", filters={}, annotations_per_item=2, created_by=lead
+        )
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        assert queue_claim_next(queue=queue, reviewer=bo).pk == item.pk
+        # The queue now wants one annotation an item, with two leases out.
+        type(queue).objects.filter(pk=queue.pk).update(annotations_per_item=1)
+
+        annotation_submit(message=item.message, reviewer=ana, answers=GOOD, queue_item_id=item.pk)
+        with pytest.raises(Conflict):
+            annotation_submit(
+                message=item.message, reviewer=bo, answers=GOOD, queue_item_id=item.pk
+            )
+
+        item.refresh_from_db()
+        assert (item.annotation_count, item.is_done) == (1, True)
+        assert Annotation.objects.count() == 1
+
+    def test_a_lease_on_an_answer_labeled_elsewhere_is_dropped_not_handed_back(
+        self, project, queue, lead
+    ):
+        other = queue_create(project=project, name="Same answers", filters={}, created_by=lead)
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        here = queue_claim_next(queue=queue, reviewer=ana)
+        there = queue_claim_next(queue=other, reviewer=ana)
+        assert here.message_id == there.message_id
+        annotation_submit(message=there.message, reviewer=ana, answers=GOOD, queue_item_id=there.pk)
+
+        following = queue_claim_next(queue=queue, reviewer=ana)
+
+        assert following.message_id != here.message_id
+        assert not Claim.objects.filter(item=here, reviewer=ana).exists()
+        # The slot ana held on the answer she labeled elsewhere is free for others.
+        assert queue_claim_next(queue=queue, reviewer=bo).pk == here.pk
+
     def test_renew_extends_and_fails_once_expired(self, project, queue):
         ana = reviewer(project, "ana")
         item = queue_claim_next(queue=queue, reviewer=ana)
