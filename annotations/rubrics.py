@@ -129,6 +129,38 @@ def default_rag_questions() -> list[dict[str, Any]]:
     ]
 
 
+def _is_text(value: Any, *, required: bool = False) -> bool:
+    """A text in the UI's languages: {"en": "...", "ko": "..."}, either may be left out
+    (but not both when required)."""
+    if not isinstance(value, dict) or not set(value) <= {"en", "ko"}:
+        return False
+    if not all(isinstance(text, str) for text in value.values()):
+        return False
+    return not required or any(text.strip() for text in value.values())
+
+
+def _check_scale(scale: Any, path: str, fail: Any) -> None:
+    if not isinstance(scale, dict):
+        fail(path, 'give the scale as {"min": 1, "max": 5}')
+        return
+    low, high = scale.get("min", 1), scale.get("max")
+    if (
+        not isinstance(low, int)
+        or not isinstance(high, int)
+        or isinstance(low, bool)
+        or isinstance(high, bool)
+        or not 1 <= low < high <= 10
+    ):
+        fail(path, "min and max must be integers with 1 <= min < max <= 10")
+        return
+    labels = scale.get("labels", {})
+    if not isinstance(labels, dict) or not all(
+        isinstance(point, str) and point.isdigit() and low <= int(point) <= high and _is_text(text)
+        for point, text in labels.items()
+    ):
+        fail(path, 'label points of the scale as {"1": {"en": "...", "ko": "..."}}')
+
+
 def questions_validate(questions: Any) -> dict[str, list[str]]:
     """Errors by field ("questions.2.options") for a rubric definition; empty when valid."""
     errors: dict[str, list[str]] = {}
@@ -154,25 +186,29 @@ def questions_validate(questions: Any) -> dict[str, list[str]]:
         kind = question.get("type")
         if kind not in QUESTION_TYPES:
             fail(f"{path}.type", f"one of {', '.join(QUESTION_TYPES)}")
-        label = question.get("label")
-        if not isinstance(label, dict) or not any(
-            isinstance(label.get(lang), str) and label.get(lang).strip() for lang in ("en", "ko")
-        ):
+        if not _is_text(question.get("label"), required=True):
             fail(f"{path}.label", "give a label in English or Korean")
+        if "help" in question and not _is_text(question["help"]):
+            fail(f"{path}.help", 'give help text as {"en": "...", "ko": "..."}')
+        if "required" in question and not isinstance(question["required"], bool):
+            fail(f"{path}.required", "true or false")
         if kind == "rating":
-            scale = question.get("scale") or {}
-            low, high = scale.get("min", 1), scale.get("max")
-            if not isinstance(low, int) or not isinstance(high, int) or not 1 <= low < high <= 10:
-                fail(f"{path}.scale", "min and max must be integers with 1 <= min < max <= 10")
+            _check_scale(question.get("scale"), f"{path}.scale", fail)
         if kind in ("single_choice", "multi_choice"):
             options = question.get("options")
-            values = [o.get("value") for o in options or [] if isinstance(o, dict)]
+            values = (
+                [o.get("value") for o in options if isinstance(o, dict)]
+                if isinstance(options, list)
+                else []
+            )
             if (
                 not options
+                or not isinstance(options, list)
                 or len(values) != len(options)
                 or not all(isinstance(v, str) and v for v in values)
+                or not all("label" not in o or _is_text(o["label"]) for o in options)
             ):
-                fail(f"{path}.options", "list options as {value, label}")
+                fail(f"{path}.options", 'list options as {"value": ..., "label": {"en", "ko"}}')
             elif len(set(values)) != len(values):
                 fail(f"{path}.options", "option values must be unique")
     if sum(1 for q in questions if isinstance(q, dict) and q.get("type") == "corrected_answer") > 1:
@@ -248,9 +284,12 @@ def corrected_answer_of(questions: list[dict[str, Any]], answers: dict[str, Any]
     return ""
 
 
-def text_of(label: dict[str, str] | None, language: str) -> str:
+def text_of(label: dict[str, str] | str | None, language: str) -> str:
     """A label in the wanted language, falling back to the other one."""
     if not label:
         return ""
+    if isinstance(label, str):
+        # Rubrics saved before labels were checked to be {"en", "ko"}.
+        return label
     other = "en" if language == "ko" else "ko"
     return label.get(language) or label.get(other) or ""

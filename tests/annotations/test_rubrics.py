@@ -110,6 +110,19 @@ def test_boolean_single_choice_and_pairwise_questions():
         (lambda q: q[3].update(options=[]), "questions.3.options"),
         (lambda q: q[3]["options"].append(dict(q[3]["options"][0])), "questions.3.options"),
         (lambda q: q.append(dict(q[4], key="second_fix")), "questions"),
+        (lambda q: q[0].update(help="Rate it"), "questions.0.help"),
+        (lambda q: q[0].update(help={"en": 5}), "questions.0.help"),
+        (lambda q: q[0].update(required="false"), "questions.0.required"),
+        (lambda q: q[0].update(scale="x"), "questions.0.scale"),
+        (lambda q: q[0].update(scale=[1, 5]), "questions.0.scale"),
+        (lambda q: q[0].update(scale={"min": True, "max": 5}), "questions.0.scale"),
+        (lambda q: q[0]["scale"].update(labels={"1": "bad"}), "questions.0.scale"),
+        (lambda q: q[0]["scale"].update(labels={"9": {"en": "?"}}), "questions.0.scale"),
+        (lambda q: q[0]["scale"].update(labels=["bad"]), "questions.0.scale"),
+        (lambda q: q[0].update(label={"en": "Q", "fr": "Q"}), "questions.0.label"),
+        (lambda q: q[3].update(options=5), "questions.3.options"),
+        (lambda q: q[3].update(options="a,b"), "questions.3.options"),
+        (lambda q: q[3]["options"][0].update(label="Hallucination"), "questions.3.options"),
     ],
 )
 def test_invalid_rubric_definitions_are_refused(mutate, field):
@@ -129,3 +142,9 @@ def test_corrected_answer_and_labels():
     assert text_of({"en": "Correctness", "ko": "정확성"}, "ko") == "정확성"
     assert text_of({"en": "Correctness"}, "ko") == "Correctness"
     assert text_of(None, "en") == ""
+
+
+def test_a_label_saved_as_plain_text_still_shows():
+    assert text_of("Rate it", "ko") == "Rate it"
+    assert text_of({"en": "Correct", "ko": "정확"}, "ko") == "정확"
+    assert text_of({"en": "Correct"}, "ko") == "Correct"

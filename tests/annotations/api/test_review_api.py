@@ -91,6 +91,29 @@ def test_invalid_rubric_is_400_and_keeps_the_active_version(logged):
     assert Rubric.objects.get(is_active=True).version == 1
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        {"key": "q", "type": "rating", "label": {"en": "Q"}, "scale": "x"},
+        {"key": "q", "type": "multi_choice", "label": {"en": "Q"}, "options": 5},
+        {
+            "key": "q",
+            "type": "rating",
+            "label": {"en": "Q"},
+            "help": "Rate it",
+            "scale": {"min": 1, "max": 5, "labels": {"1": "bad"}},
+        },
+    ],
+    ids=["scale-text", "options-number", "labels-as-text"],
+)
+def test_malformed_rubric_parts_are_a_400_not_a_500(logged, question):
+    response = logged.post("/api/v1/rubric/", {"questions": [question]})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]
+    assert Rubric.objects.get(is_active=True).version == 1
+
+
 def test_queue_create_list_and_refresh(logged):
     created = logged.post(
         "/api/v1/queues/",
