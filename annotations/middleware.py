@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.middleware.locale import LocaleMiddleware as _LocaleMiddleware
 from django.utils import translation
 from django_htmx.middleware import HtmxMiddleware as _HtmxMiddleware
@@ -99,3 +99,38 @@ class ApiBodyLimitMiddleware:
                     status=413,
                 )
         return self.get_response(request)
+
+
+NUL_MESSAGE = "NUL characters are not allowed in addresses, queries or form fields."
+
+
+class NulInputMiddleware:
+    """Refuse a NUL character in the path, the query string or a submitted form field
+    with a 400: PostgreSQL text cannot hold one, and a lookup or a write with it would
+    fail as a server error. (JSON bodies are checked where they are validated, naming
+    the fields.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return self._refuse(request)
+        if (
+            request.method == "POST"
+            and not is_key_api(request)
+            and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+            and any(
+                "\x00" in key or any("\x00" in value for value in values)
+                for key, values in request.POST.lists()
+            )
+        ):
+            return self._refuse(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(request: HttpRequest) -> HttpResponse:
+        if is_key_api(request):
+            body = {"error": {"code": "invalid", "message": NUL_MESSAGE, "fields": {}}}
+            return JsonResponse(body, status=400)
+        return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")

@@ -8,6 +8,8 @@ cannot store, can only arrive as the escape \\u0000: the raw body is searched
 for it once, and only a body that holds it is walked to name the fields.
 """
 
+import datetime
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,6 +29,12 @@ MAX_MESSAGES = 10_000
 MAX_TAGS = 50
 MAX_CONTENT_CHARS = 1_000_000
 NUL_MESSAGE = "must not contain NUL characters"
+NUMBER_MESSAGE = "must be a finite number (NaN and Infinity are not JSON)"
+# Times before 1970 or from 2100 on are mistakes (a zero date, seconds taken for
+# milliseconds), and the extremes overflow once moved to UTC.
+EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+LATEST = datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)
+Timestamp = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
 
 Identifier = Annotated[str, Field(min_length=1, max_length=255)]
 ShortText = Annotated[str, Field(max_length=255)]
@@ -34,16 +42,22 @@ Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 def has_nul_escape(body: bytes) -> bool:
-    """Whether a JSON body may decode to a string holding NUL (cheap, may say yes wrongly)."""
-    return b"\\u0000" in body
+    """Whether a JSON body may decode to a value the database cannot store: a string
+    holding NUL, or NaN / Infinity, which JSON parsers here accept but JSON columns
+    cannot hold (cheap, may say yes wrongly)."""
+    return b"\\u0000" in body or b"NaN" in body or b"Infinity" in body
 
 
 def nul_fields(value: Any, prefix: str = "") -> dict[str, list[str]]:
-    """The paths of every string (or key) holding NUL, as {"messages.0.content": [...]}."""
+    """The paths of every string (or key) holding NUL and of every NaN or infinite
+    number, as {"messages.0.content": [...]}."""
     fields: dict[str, list[str]] = {}
     if isinstance(value, str):
         if "\x00" in value:
             fields[prefix.rstrip(".") or "body"] = [NUL_MESSAGE]
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            fields[prefix.rstrip(".") or "body"] = [NUMBER_MESSAGE]
     elif isinstance(value, dict):
         for key, item in value.items():
             if "\x00" in key:
@@ -95,7 +109,7 @@ class MessageIn(BaseModel):
     latency_ms: Annotated[StrictInt, Field(ge=0, le=2_147_483_647)] | None = None
     usage: Annotated[dict[str, Any], Field(default_factory=dict)]
     metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
-    created_at: AwareDatetime | None = None
+    created_at: Timestamp | None = None
 
 
 class ConversationIn(BaseModel):
@@ -105,7 +119,7 @@ class ConversationIn(BaseModel):
     user: ShortText = ""
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS, default_factory=list)]
     metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
-    created_at: AwareDatetime | None = None
+    created_at: Timestamp | None = None
     messages: Annotated[list[MessageIn], Field(max_length=MAX_MESSAGES, default_factory=list)]
 
     @field_validator("messages")

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "annotations.middleware.ApiBodyLimitMiddleware",
+    "annotations.middleware.NulInputMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "annotations.middleware.SessionMiddleware",
     "annotations.middleware.LocaleMiddleware",

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import exceptions
@@ -48,6 +49,12 @@ _CODES = {
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, DataError):
+        # A value the database cannot hold that validation let through; its own
+        # words stay out of the answer.
+        return Response(
+            error_body("invalid", "A value in the request cannot be stored."), status=400
+        )
     if isinstance(exc, PydanticValidationError):
         fields = validation_fields(exc)
         return Response(error_body("invalid", "The request is not valid.", fields), status=400)

@@ -74,7 +74,10 @@ def read_payload(request: Request, model: type[PayloadT]) -> PayloadT:
     if has_nul_escape(body):
         fields = nul_fields(parse_payload(body, JsonValue).root)
         if fields:
-            raise InvalidInput("Text must not contain NUL characters.", fields=fields)
+            raise InvalidInput(
+                "The body holds what cannot be stored: NUL characters, NaN or Infinity.",
+                fields=fields,
+            )
     return parse_payload(body, model)
 
 

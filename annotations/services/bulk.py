@@ -5,6 +5,7 @@ value into SQL parameters in Python, which costs several times more than the
 database's own work; COPY streams rows in PostgreSQL's wire format instead.
 """
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +31,11 @@ def rows_insert(*, model: type[models.Model], fields: Sequence[str], rows: list[
     )
 
     def dumps(value: Any) -> str:
-        return orjson.dumps(value).decode()
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:
+            # Integers beyond 64 bits, which orjson refuses; JSON and jsonb hold them.
+            return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
     connection.ensure_connection()
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:

@@ -418,3 +418,22 @@ def test_settings_page_escapes_member_and_key_names(admin_client: Client, devot:
     assert "<script>alert(1)</script>" not in body
     assert "<b>x</b>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_nul_in_a_form_field_is_a_400_and_saves_nothing(
+    admin_client: Client, devot: Project
+) -> None:
+    response = post(
+        admin_client, "widget_update", allowed_origins="https://a.example\x00", feedback_reasons=""
+    )
+
+    assert response.status_code == 400
+    devot.refresh_from_db()
+    assert devot.allowed_origins == []
+
+
+def test_nul_in_an_address_or_a_query_is_a_400(admin_client: Client, devot: Project) -> None:
+    page = admin_client.get(f"/p/{devot.slug}/conversations/c%00/")
+    query = admin_client.get(f"/p/{devot.slug}/conversations/?tags=%00")
+
+    assert (page.status_code, query.status_code) == (400, 400)

@@ -84,3 +84,20 @@ def test_malformed_envelope_is_400(api, body):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
     assert Conversation.objects.count() == 0
+
+
+def test_an_item_with_an_unstorable_value_fails_alone(api):
+    good = conversation_payload("good")
+    bad_time = conversation_payload("bad-time", created_at="0001-01-01T00:00:00+05:00")
+    bad_number = conversation_payload("bad-number", metadata={"x": float("nan")})
+
+    response = api.post(
+        "/api/v1/conversations/batch/", {"conversations": [good, bad_time, bad_number]}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == ["created", "error", "error"]
+    assert "created_at" in body["results"][1]["error"]["fields"]
+    assert "metadata.x" in body["results"][2]["error"]["fields"]
+    assert list(Conversation.objects.values_list("external_id", flat=True)) == ["good"]

@@ -126,6 +126,17 @@ def test_read_query_count_is_constant(api, project, django_assert_num_queries):
         (lambda p: p["messages"][0].update(content="nul \x00 byte"), "messages.0.content"),
         (lambda p: p.update(metadata={"deep": {"k\x00": 1}}), "metadata"),
         (lambda p: p.update(id="x" * 256), "id"),
+        (lambda p: p.update(created_at="0001-01-01T00:00:00+05:00"), "created_at"),
+        (
+            lambda p: p["messages"][0].update(created_at="9999-12-31T23:59:59-05:00"),
+            "messages.0.created_at",
+        ),
+        (lambda p: p.update(metadata={"score": float("nan")}), "metadata"),
+        (lambda p: p["messages"][1].update(usage={"cost": float("inf")}), "messages.1.usage"),
+        (
+            lambda p: p["messages"][1]["contexts"][0].update(score=float("-inf")),
+            "messages.1.contexts",
+        ),
     ],
     ids=[
         "missing-id",
@@ -145,6 +156,11 @@ def test_read_query_count_is_constant(api, project, django_assert_num_queries):
         "nul-in-content",
         "nul-in-metadata-key",
         "id-too-long",
+        "year-1",
+        "year-9999",
+        "nan-in-metadata",
+        "infinity-in-usage",
+        "infinite-context-score",
     ],
 )
 def test_invalid_conversation_is_400_naming_the_field_and_writes_nothing(api, mutate, field):
@@ -295,3 +311,20 @@ def test_schema_and_docs_are_served(db):
         paths
     )
     assert docs.status_code == 200
+
+
+def test_integers_beyond_64_bits_are_stored_as_given(api):
+    payload = conversation_payload()
+    payload["messages"][1]["usage"] = {"tokens": 2**70, "cost": -(2**80)}
+
+    assert api.post(URL, payload).status_code == 201
+
+    stored = Message.objects.get(external_id="m2")
+    assert stored.usage == {"tokens": 2**70, "cost": -(2**80)}
+
+
+def test_nul_in_an_address_is_a_400_not_a_server_error(api):
+    response = api.get(URL + "conv%00x/")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
