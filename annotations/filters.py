@@ -3,6 +3,8 @@
 import datetime
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 FILTER_KEYS = (
     "rating",
     "reasons",
@@ -32,16 +34,16 @@ def queue_filters_clean(filters: Any) -> tuple[dict[str, Any], dict[str, list[st
     Empty values are dropped, so {} matches every assistant answer.
     """
     if not isinstance(filters, dict):
-        return {}, {"filters": ["must be an object"]}
+        return {}, {"filters": [_("must be an object")]}
     clean: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for key in filters:
         if key not in FILTER_KEYS:
-            errors[f"filters.{key}"] = ["unknown filter"]
+            errors[f"filters.{key}"] = [_("unknown filter")]
     rating = filters.get("rating") or ""
     if rating:
         if rating not in RATINGS:
-            errors["filters.rating"] = ["one of down, up, none"]
+            errors["filters.rating"] = [_("one of down, up, none")]
         else:
             clean["rating"] = rating
     for key in ("reasons", "tags"):
@@ -54,11 +56,11 @@ def queue_filters_clean(filters: Any) -> tuple[dict[str, Any], dict[str, list[st
             try:
                 clean[key] = datetime.date.fromisoformat(str(value)).isoformat()
             except ValueError:
-                errors[f"filters.{key}"] = ["a date such as 2026-11-25"]
+                errors[f"filters.{key}"] = [_("a date such as 2026-11-25")]
     for key in ("model", "prompt_name", "prompt_version", "search"):
         value = str(filters.get(key) or "").strip()
         if "\x00" in value:
-            errors[f"filters.{key}"] = ["must not contain NUL characters"]
+            errors[f"filters.{key}"] = [_("must not contain NUL characters")]
         elif value:
             clean[key] = value[:500]
     labeled = filters.get("labeled")
@@ -68,7 +70,7 @@ def queue_filters_clean(filters: Any) -> tuple[dict[str, Any], dict[str, list[st
         elif labeled in (False, "no", "false"):
             clean["labeled"] = "no"
         else:
-            errors["filters.labeled"] = ["yes, no or any"]
+            errors["filters.labeled"] = [_("yes, no or any")]
     sample = filters.get("sample_percent")
     if sample not in (None, "", 100, "100"):
         try:
@@ -76,7 +78,7 @@ def queue_filters_clean(filters: Any) -> tuple[dict[str, Any], dict[str, list[st
         except (TypeError, ValueError):
             percent = -1
         if not 1 <= percent <= 100:
-            errors["filters.sample_percent"] = ["a whole number from 1 to 100"]
+            errors["filters.sample_percent"] = [_("a whole number from 1 to 100")]
         elif percent < 100:
             clean["sample_percent"] = percent
     return clean, errors

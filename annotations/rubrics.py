@@ -10,6 +10,8 @@ A question is a dict:
 import re
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 QUESTION_TYPES = (
     "rating",
     "boolean",
@@ -141,7 +143,7 @@ def _is_text(value: Any, *, required: bool = False) -> bool:
 
 def _check_scale(scale: Any, path: str, fail: Any) -> None:
     if not isinstance(scale, dict):
-        fail(path, 'give the scale as {"min": 1, "max": 5}')
+        fail(path, _('give the scale as {"min": 1, "max": 5}'))
         return
     low, high = scale.get("min", 1), scale.get("max")
     if (
@@ -151,14 +153,14 @@ def _check_scale(scale: Any, path: str, fail: Any) -> None:
         or isinstance(high, bool)
         or not 1 <= low < high <= 10
     ):
-        fail(path, "min and max must be integers with 1 <= min < max <= 10")
+        fail(path, _("min and max must be whole numbers with 1 <= min < max <= 10"))
         return
     labels = scale.get("labels", {})
     if not isinstance(labels, dict) or not all(
         isinstance(point, str) and point.isdigit() and low <= int(point) <= high and _is_text(text)
         for point, text in labels.items()
     ):
-        fail(path, 'label points of the scale as {"1": {"en": "...", "ko": "..."}}')
+        fail(path, _('label points of the scale as {"1": {"en": "...", "ko": "..."}}'))
 
 
 def questions_validate(questions: Any) -> dict[str, list[str]]:
@@ -169,29 +171,29 @@ def questions_validate(questions: Any) -> dict[str, list[str]]:
         errors.setdefault(path, []).append(message)
 
     if not isinstance(questions, list) or not questions:
-        return {"questions": ["a rubric needs at least one question"]}
+        return {"questions": [_("a rubric needs at least one question")]}
     seen: set[str] = set()
     for index, question in enumerate(questions):
         path = f"questions.{index}"
         if not isinstance(question, dict):
-            fail(path, "must be an object")
+            fail(path, _("must be an object"))
             continue
         key = question.get("key")
         if not isinstance(key, str) or not KEY_PATTERN.match(key):
-            fail(f"{path}.key", "use lowercase letters, digits and _ (start with a letter)")
+            fail(f"{path}.key", _("use lowercase letters, digits and _ (start with a letter)"))
         elif key in seen:
-            fail(f"{path}.key", f"duplicate key {key!r}")
+            fail(f"{path}.key", _("duplicate key %(key)s") % {"key": repr(key)})
         else:
             seen.add(key)
         kind = question.get("type")
         if kind not in QUESTION_TYPES:
-            fail(f"{path}.type", f"one of {', '.join(QUESTION_TYPES)}")
+            fail(f"{path}.type", _("one of %(values)s") % {"values": ", ".join(QUESTION_TYPES)})
         if not _is_text(question.get("label"), required=True):
-            fail(f"{path}.label", "give a label in English or Korean")
+            fail(f"{path}.label", _("give a label in English or Korean"))
         if "help" in question and not _is_text(question["help"]):
-            fail(f"{path}.help", 'give help text as {"en": "...", "ko": "..."}')
+            fail(f"{path}.help", _('give help text as {"en": "...", "ko": "..."}'))
         if "required" in question and not isinstance(question["required"], bool):
-            fail(f"{path}.required", "true or false")
+            fail(f"{path}.required", _("true or false"))
         if kind == "rating":
             _check_scale(question.get("scale"), f"{path}.scale", fail)
         if kind in ("single_choice", "multi_choice"):
@@ -208,11 +210,11 @@ def questions_validate(questions: Any) -> dict[str, list[str]]:
                 or not all(isinstance(v, str) and v for v in values)
                 or not all("label" not in o or _is_text(o["label"]) for o in options)
             ):
-                fail(f"{path}.options", 'list options as {"value": ..., "label": {"en", "ko"}}')
+                fail(f"{path}.options", _('list options as {"value": ..., "label": {"en", "ko"}}'))
             elif len(set(values)) != len(values):
-                fail(f"{path}.options", "option values must be unique")
+                fail(f"{path}.options", _("option values must be unique"))
     if sum(1 for q in questions if isinstance(q, dict) and q.get("type") == "corrected_answer") > 1:
-        fail("questions", "at most one corrected answer question")
+        fail("questions", _("at most one corrected answer question"))
     return errors
 
 
@@ -225,19 +227,19 @@ def answers_validate(
     corrected answer question's text is returned under its key like the others.
     """
     if not isinstance(answers, dict):
-        return {}, {"answers": ["must be an object keyed by question"]}
+        return {}, {"answers": [_("must be an object keyed by question")]}
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     by_key = {question["key"]: question for question in questions}
     for key in answers:
         if key not in by_key:
-            errors[f"answers.{key}"] = ["no such question in this rubric"]
+            errors[f"answers.{key}"] = [_("no such question in this rubric")]
     for key, question in by_key.items():
         value = answers.get(key)
         path = f"answers.{key}"
         if value is None or value == "" or value == []:
             if question.get("required"):
-                errors[path] = ["this question is required"]
+                errors[path] = [_("this question is required")]
             continue
         kind = question["type"]
         problem = _check_value(question, kind, value)
@@ -253,25 +255,25 @@ def _check_value(question: dict[str, Any], kind: str, value: Any) -> str:
         scale = question.get("scale") or {}
         low, high = scale.get("min", 1), scale.get("max", 5)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return f"a whole number from {low} to {high}"
+            return _("a whole number from %(low)s to %(high)s") % {"low": low, "high": high}
     elif kind == "boolean":
         if not isinstance(value, bool):
-            return "true or false"
+            return _("true or false")
     elif kind == "single_choice":
         allowed = [option["value"] for option in question.get("options", [])]
         if value not in allowed:
-            return f"one of {', '.join(allowed)}"
+            return _("one of %(values)s") % {"values": ", ".join(allowed)}
     elif kind == "multi_choice":
         allowed = [option["value"] for option in question.get("options", [])]
         if not isinstance(value, list) or not all(item in allowed for item in value):
-            return f"a list drawn from {', '.join(allowed)}"
+            return _("a list drawn from %(values)s") % {"values": ", ".join(allowed)}
     elif kind in ("text", "corrected_answer"):
         if not isinstance(value, str) or len(value) > MAX_TEXT:
-            return f"text of at most {MAX_TEXT} characters"
+            return _("text of at most %(count)s characters") % {"count": MAX_TEXT}
         if "\x00" in value:
-            return "must not contain NUL characters"
+            return _("must not contain NUL characters")
     elif kind == "pairwise" and value not in PAIRWISE_VALUES:
-        return "one of a, b, tie"
+        return _("one of a, b, tie")
     return ""
 
 

@@ -33,6 +33,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.db import prepared_cursor
 from annotations.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -80,13 +81,13 @@ def queue_create(
     """
     errors: dict[str, list[str]] = {}
     if not name.strip():
-        errors["name"] = ["give the queue a name"]
+        errors["name"] = [_("give the queue a name")]
     if order not in Queue.Order.values:
-        errors["order"] = [f"one of {', '.join(Queue.Order.values)}"]
+        errors["order"] = [_("one of %(values)s") % {"values": ", ".join(Queue.Order.values)}]
     if not 1 <= annotations_per_item <= 10:
-        errors["annotations_per_item"] = ["from 1 to 10"]
+        errors["annotations_per_item"] = [_("from 1 to 10")]
     if not 1 <= lease_minutes <= 24 * 60:
-        errors["lease_minutes"] = ["from 1 minute to 24 hours"]
+        errors["lease_minutes"] = [_("from 1 minute to 24 hours")]
     clean_filters, filter_errors = queue_filters_clean(filters)
     errors.update(filter_errors)
     reviewers = list(reviewers)
@@ -96,9 +97,9 @@ def queue_create(
         )
     )
     if any(reviewer.pk not in members for reviewer in reviewers):
-        errors["reviewers"] = ["reviewers must be members of the project"]
+        errors["reviewers"] = [_("reviewers must be members of the project")]
     if errors:
-        raise InvalidInput("The queue is not valid.", fields=errors)
+        raise InvalidInput(_("The queue is not valid."), fields=errors)
     queue = Queue.objects.create(
         project=project,
         name=name.strip(),

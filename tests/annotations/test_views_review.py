@@ -383,6 +383,31 @@ def test_invalid_answers_are_shown_per_question_and_kept(client, reviewer, queue
     assert not Annotation.objects.exists()
 
 
+def test_answer_errors_follow_the_korean_ui(client, reviewer, queue):
+    client.force_login(reviewer)
+    item = claim_item(client, queue)
+    form = {**FULL_FORM, "answer_correctness": "", "answer_helpfulness": "9"}
+
+    response = client.post(
+        item_url("queue-item", queue, item), form, headers={"Accept-Language": "ko"}
+    )
+
+    assert response.status_code == 400
+    questions = {q["key"]: q for q in response.context["questions"]}
+    assert questions["correctness"]["errors"] == ["필수 질문입니다"]
+    assert questions["helpfulness"]["errors"] == ["1부터 5까지의 정수"]
+
+
+def test_live_count_names_an_invalid_filter_in_korean(client, lead, project):
+    client.force_login(lead)
+
+    response = client.get(
+        url("queue-count", project), {"until": "soon"}, headers={"Accept-Language": "ko"}
+    )
+
+    assert "2026-11-25 같은 날짜" in response.content.decode()
+
+
 def test_editing_prefills_the_reviewers_own_answers(client, reviewer, queue):
     client.force_login(reviewer)
     item = claim_item(client, queue)
