@@ -107,13 +107,15 @@ def run_clients(port: int, public_key: str, answers, *, clients: int, seconds: f
         local_statuses: dict[int, int] = {}
         while time.monotonic() < stop_at:
             conversation, message = rng.choice(answers)
+            rating = rng.choice(["up", "down"])
             body = json.dumps(
                 {
                     "conversation": conversation,
                     "message": message,
                     "user": f"visitor-{rng.randrange(5000)}",
-                    "rating": rng.choice(["up", "down"]),
-                    "reasons": ["incorrect"] if rng.random() < 0.3 else [],
+                    "rating": rating,
+                    # Reasons go with thumbs-down votes (three in five of them).
+                    "reasons": ["incorrect"] if rating == "down" and rng.random() < 0.6 else [],
                     "comment": "좋아요" if rng.random() < 0.2 else "",
                 }
             )
@@ -178,7 +180,7 @@ end
 request = function()
   local answer = answers[math.random(#answers)]
   local rating = math.random() < 0.5 and "up" or "down"
-  local reasons = math.random() < 0.3 and '["incorrect"]' or '[]'
+  local reasons = (rating == "down" and math.random() < 0.6) and '["incorrect"]' or '[]'
   local comment = math.random() < 0.2 and "좋아요" or ""
   local body = string.format(
     '{"conversation":"%%s","message":"%%s","user":"visitor-%%d","rating":"%%s","reasons":%%s,"comment":"%%s"}',
