@@ -213,8 +213,17 @@ def questions_validate(questions: Any) -> dict[str, list[str]]:
                 fail(f"{path}.options", _('list options as {"value": ..., "label": {"en", "ko"}}'))
             elif len(set(values)) != len(values):
                 fail(f"{path}.options", _("option values must be unique"))
-    if sum(1 for q in questions if isinstance(q, dict) and q.get("type") == "corrected_answer") > 1:
+    types = [q.get("type") for q in questions if isinstance(q, dict)]
+    if types.count("corrected_answer") > 1:
         fail("questions", _("at most one corrected answer question"))
+    if "pairwise" in types and "corrected_answer" not in types:
+        fail(
+            "questions",
+            _(
+                "a pairwise question compares the answer (A) with the corrected answer (B): "
+                "add a corrected answer question"
+            ),
+        )
     return errors
 
 
@@ -243,11 +252,18 @@ def answers_validate(
             continue
         kind = question["type"]
         problem = _check_value(question, kind, value)
+        if not problem and kind == "pairwise" and not _corrected_given(questions, answers):
+            problem = _("write the corrected answer (B) to compare it with the answer (A)")
         if problem:
             errors[path] = [problem]
         else:
             clean[key] = sorted(set(value), key=value.index) if kind == "multi_choice" else value
     return clean, errors
+
+
+def _corrected_given(questions: list[dict[str, Any]], answers: dict[str, Any]) -> bool:
+    value = corrected_answer_of(questions, answers)
+    return bool(value.strip())
 
 
 def _check_value(question: dict[str, Any], kind: str, value: Any) -> str:

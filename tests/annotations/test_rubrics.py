@@ -88,13 +88,12 @@ def test_boolean_single_choice_and_pairwise_questions():
             ],
         },
         {"key": "better", "type": "pairwise", "label": {"en": "Which is better"}},
+        {"key": "fix", "type": "corrected_answer", "label": {"en": "Corrected answer"}},
     ]
     assert questions_validate(questions) == {}
 
-    assert answers_validate(questions, {"safe": False, "tone": "casual", "better": "tie"}) == (
-        {"safe": False, "tone": "casual", "better": "tie"},
-        {},
-    )
+    valid = {"safe": False, "tone": "casual", "better": "tie", "fix": "A better answer."}
+    assert answers_validate(questions, valid) == (valid, {})
     _, errors = answers_validate(questions, {"safe": "no", "tone": "rude", "better": "c"})
     assert set(errors) == {"answers.safe", "answers.tone", "answers.better"}
 
@@ -148,3 +147,18 @@ def test_a_label_saved_as_plain_text_still_shows():
     assert text_of("Rate it", "ko") == "Rate it"
     assert text_of({"en": "Correct", "ko": "정확"}, "ko") == "정확"
     assert text_of({"en": "Correct"}, "ko") == "Correct"
+
+
+def test_a_pairwise_label_needs_the_corrected_answer_it_compares():
+    questions = [
+        {"key": "better", "type": "pairwise", "label": {"en": "Which is better"}},
+        {"key": "fix", "type": "corrected_answer", "label": {"en": "Corrected answer"}},
+    ]
+
+    _, errors = answers_validate(questions, {"better": "b"})
+    _, blank = answers_validate(questions, {"better": "a", "fix": "   "})
+    clean, none = answers_validate(questions, {"better": "a", "fix": "Better."})
+
+    assert list(errors) == ["answers.better"] and list(blank) == ["answers.better"]
+    assert none == {} and clean == {"better": "a", "fix": "Better."}
+    assert "questions" in questions_validate(questions[:1])
