@@ -36,7 +36,9 @@ EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 LATEST = datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)
 Timestamp = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
 
-Identifier = Annotated[str, Field(min_length=1, max_length=255)]
+# Ids are used in addresses (/api/v1/conversations/<id>/): no control characters,
+# which a path cannot carry (a newline) or the database cannot store (NUL).
+Identifier = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
 ShortText = Annotated[str, Field(max_length=255)]
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 

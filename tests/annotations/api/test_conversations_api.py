@@ -126,6 +126,8 @@ def test_read_query_count_is_constant(api, project, django_assert_num_queries):
         (lambda p: p["messages"][0].update(content="nul \x00 byte"), "messages.0.content"),
         (lambda p: p.update(metadata={"deep": {"k\x00": 1}}), "metadata"),
         (lambda p: p.update(id="x" * 256), "id"),
+        (lambda p: p.update(id="conv\n2"), "id"),
+        (lambda p: p["messages"][0].update(id="m\t1"), "messages.0.id"),
         (lambda p: p.update(created_at="0001-01-01T00:00:00+05:00"), "created_at"),
         (
             lambda p: p["messages"][0].update(created_at="9999-12-31T23:59:59-05:00"),
@@ -156,6 +158,8 @@ def test_read_query_count_is_constant(api, project, django_assert_num_queries):
         "nul-in-content",
         "nul-in-metadata-key",
         "id-too-long",
+        "newline-in-id",
+        "tab-in-message-id",
         "year-1",
         "year-9999",
         "nan-in-metadata",
