@@ -2,6 +2,7 @@
 
 import contextlib
 import gc
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from django.utils import timezone
 from annotations.errors import InvalidInput
 from annotations.models import Project, Queue
 from exports.cards import card_write, dataset_card
-from exports.manifests import manifest_build, manifest_write
+from exports.manifests import MANIFEST_NAME, manifest_build, manifest_write
 from exports.options import ExportOptions
 from exports.rows import rows_build
 from exports.schemas import schema_for
@@ -50,6 +51,21 @@ def _prepare_directory(directory: Path, *, create: bool) -> bool:
     except OSError as error:
         raise ExportPathError(f"cannot create {directory}: {error.strerror or error}") from None
     return True
+
+
+def _files_of_earlier_export(directory: Path) -> set[str]:
+    """The data files the manifest.json already in the directory lists (plain names
+    only: a manifest is never trusted to point elsewhere)."""
+    try:
+        manifest = json.loads((directory / MANIFEST_NAME).read_text("utf-8"))
+        listed = {entry["path"] for entry in manifest["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {
+        name
+        for name in listed
+        if isinstance(name, str) and name == Path(name).name and not name.startswith(".")
+    }
 
 
 def export_queue_check(*, project: Project, options: ExportOptions) -> None:
@@ -157,7 +173,11 @@ def dataset_export(
             created_at=timezone.now(),
         )
         if options.split:
-            # The directory is the export's own: a dataset card goes beside the data.
+            # The directory is the export's own: the files an earlier export listed
+            # there and this one did not write go, and a dataset card goes beside
+            # the data.
+            for stale in _files_of_earlier_export(directory) - {p.name for p in paths.values()}:
+                (directory / stale).unlink(missing_ok=True)
             card = dataset_card(
                 schema=schema,
                 file_format=options.file_format,

@@ -506,3 +506,22 @@ def test_no_card_for_split_names_that_datasets_refuses(labeled, tmp_path):
 
     assert (directory / "manifest.json").is_file()
     assert not (directory / "README.md").exists()
+
+
+def test_a_new_split_export_into_the_same_directory_leaves_no_stale_split(labeled, tmp_path):
+    first = "--split=train=0.6,validation=0.2,test=0.2"
+    directory = export(tmp_path, "eval", "jsonl", "reused", first)
+    assert (directory / "validation.jsonl").is_file()
+    (directory / "notes.txt").write_text("the user's own file")
+
+    export(tmp_path, "eval", "jsonl", "reused", "--split=train=0.5,test=0.5")
+
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert sorted(entry["path"] for entry in manifest["files"]) == ["test.jsonl", "train.jsonl"]
+    assert sorted(path.name for path in directory.iterdir()) == [
+        "README.md",
+        "manifest.json",
+        "notes.txt",
+        "test.jsonl",
+        "train.jsonl",
+    ]
