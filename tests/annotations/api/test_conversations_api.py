@@ -332,3 +332,13 @@ def test_nul_in_an_address_is_a_400_not_a_server_error(api):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
+
+
+def test_a_conversation_whose_id_is_batch_can_be_read_back(api):
+    assert api.post(URL, conversation_payload("batch")).status_code == 201
+
+    response = api.get(URL + "batch/")
+
+    assert response.status_code == 200
+    assert response.json()["id"] == "batch"
+    assert api.get(URL + "batch-2/").status_code == 404
