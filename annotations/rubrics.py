@@ -240,6 +240,9 @@ def answers_validate(
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     by_key = {question["key"]: question for question in questions}
+    # Rubrics published before pairwise questions needed one have no correction to
+    # compare with; their pairwise answers are taken as they are.
+    has_correction = any(question["type"] == "corrected_answer" for question in questions)
     for key in answers:
         if key not in by_key:
             errors[f"answers.{key}"] = [_("no such question in this rubric")]
@@ -252,18 +255,18 @@ def answers_validate(
             continue
         kind = question["type"]
         problem = _check_value(question, kind, value)
-        if not problem and kind == "pairwise" and not _corrected_given(questions, answers):
+        if (
+            not problem
+            and kind == "pairwise"
+            and has_correction
+            and not corrected_answer_of(questions, answers).strip()
+        ):
             problem = _("write the corrected answer (B) to compare it with the answer (A)")
         if problem:
             errors[path] = [problem]
         else:
             clean[key] = sorted(set(value), key=value.index) if kind == "multi_choice" else value
     return clean, errors
-
-
-def _corrected_given(questions: list[dict[str, Any]], answers: dict[str, Any]) -> bool:
-    value = corrected_answer_of(questions, answers)
-    return bool(value.strip())
 
 
 def _check_value(question: dict[str, Any], kind: str, value: Any) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 import pyarrow as pa
 
 CARD_NAME = "README.md"
+# Marks a card as written by an export: only such a README.md is ever replaced.
+CARD_MARK = "<!-- feedback-site export dataset card -->"
 # The split names `datasets` accepts.
 HF_SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 
@@ -113,12 +115,29 @@ def dataset_card(
         "```python\nfrom datasets import load_dataset\n\n"
         'dataset = load_dataset("path/to/this/directory")\n```\n'
     )
-    return "---\n" + "\n".join(_yaml(header)) + "\n---\n\n" + body
+    return "---\n" + "\n".join(_yaml(header)) + "\n---\n" + CARD_MARK + "\n\n" + body
 
 
-def card_write(text: str, directory: Path) -> Path:
-    """Write README.md in the directory atomically."""
+def _ours(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as file:
+            return CARD_MARK in file.read(4096)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def card_write(text: str | None, directory: Path) -> Path | None:
+    """Write README.md in the directory atomically, or remove the card an earlier export
+    left when there is none to write; a README.md that is not one of ours is left
+    alone (and no card written)."""
     path = directory / CARD_NAME
+    if not _ours(path):
+        return None
+    if text is None:
+        path.unlink(missing_ok=True)
+        return None
     temp = directory / f".{CARD_NAME}.{uuid.uuid4().hex}.part"
     try:
         temp.write_text(text, "utf-8")

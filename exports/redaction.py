@@ -251,7 +251,7 @@ def _phone_ok(match: re.Match[str]) -> bool:
 
 # Four dotted numbers after one of these words are a version, not an address.
 _VERSION_WORD = re.compile(
-    r"(?i)(?:version|ver\.?|release[ds]?|build|chrome|firefox|edge|safari|windows|"
+    r"(?i)(?<![a-z])(?:version|ver\.?|release[ds]?|build|chrome|firefox|edge|safari|windows|"
     r"버전|릴리스|릴리즈|빌드)\s*:?\s*$"
 )
 
@@ -263,7 +263,7 @@ def _ipv4_ok(match: re.Match[str]) -> bool:
 def _email_ok(match: re.Match[str]) -> bool:
     # Code, not an address: matrix products on attributes ("x@self.weights").
     domain = match.group(0).partition("@")[2]
-    return domain.split(".", 1)[0] not in ("self", "cls", "this")
+    return domain.split(".", 1)[0] not in ("self", "cls")
 
 
 def _ipv6_ok(match: re.Match[str]) -> bool:

@@ -40,6 +40,9 @@ def cors_allow_widget_request(sender: Any, request: HttpRequest, **kwargs: Any) 
     origin = request.headers.get("Origin", "")
     if request.method == "OPTIONS" or not request.META.get(KEY_HEADER):
         return origin_allowed_anywhere(origin)
+    if not widget_hits(request).client_allowed:
+        # Refused before the key lookup: made-up keys must not cost a query each.
+        return False
     key = public_key_for(request)
     return key is not None and origin in key.project.allowed_origins
 
@@ -131,22 +134,17 @@ class WidgetApiView(KeyApiView):
                 fields={"token": ["missing or invalid"]},
             )
 
-    def check_reasons(self, *, rating: str, reasons: list[str]) -> None:
-        """The widget offers the project's reasons, and only on a thumbs-down."""
-        if not reasons:
-            return
-        if rating != "down":
-            raise InvalidInput(
-                "Reasons go with a thumbs-down vote.",
-                fields={"reasons": ["only with rating down"]},
-            )
+    def offered_reasons(self, *, rating: str, reasons: list[str]) -> list[str]:
+        """The reasons kept with the vote: the project's own, and only on a thumbs-down.
+
+        Others are dropped rather than refused: a vote queued in a browser may carry a
+        reason the project has since removed (or the widget's defaults, when it could
+        not read the project's list), and the vote and its comment must not be lost.
+        """
+        if not reasons or rating != "down":
+            return []
         offered = {reason["slug"] for reason in project_reasons(self.project)}
-        unknown = [reason for reason in reasons if reason not in offered]
-        if unknown:
-            raise InvalidInput(
-                "Reasons must be among the project's widget reasons.",
-                fields={"reasons": [f"unknown: {', '.join(unknown)}"]},
-            )
+        return [reason for reason in reasons if reason in offered]
 
     def check_body_size(self, request: Request) -> None:
         try:
@@ -193,7 +191,6 @@ class WidgetFeedbackApi(WidgetApiView):
         self.check_origin(request)
         self.check_body_size(request)
         payload = read_payload(request, FeedbackIn)
-        self.check_reasons(rating=payload.rating, reasons=payload.reasons)
         self.check_token(
             token=payload.token,
             conversation=payload.conversation,
@@ -206,7 +203,7 @@ class WidgetFeedbackApi(WidgetApiView):
             message_id=payload.message,
             end_user=payload.user,
             rating=payload.rating,
-            reasons=payload.reasons,
+            reasons=self.offered_reasons(rating=payload.rating, reasons=payload.reasons),
             comment=payload.comment,
             source=Feedback.Source.WIDGET,
         )

@@ -1,3 +1,6 @@
+import ipaddress
+
+import idna
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
@@ -148,11 +151,16 @@ def origin_normalize(origin: str) -> str:
         raise refuse(" (the port is not a number from 0 to 65535)") from None
     host = parts.hostname.lower()
     if ":" in host:
-        host = f"[{host}]"
+        try:
+            host = f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError:
+            raise refuse(" (not an IPv6 address)") from None
     elif not host.isascii():
         try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
+            # UTS #46, non-transitional, as browsers write host names: faß.de is
+            # xn--fa-hia.de, not fass.de.
+            host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        except idna.IDNAError:
             raise refuse(" (the host name cannot be written in ASCII)") from None
     default_port = {"http": 80, "https": 443}[parts.scheme]
     suffix = f":{port}" if port is not None and port != default_port else ""

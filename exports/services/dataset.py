@@ -53,19 +53,20 @@ def _prepare_directory(directory: Path, *, create: bool) -> bool:
     return True
 
 
-def _files_of_earlier_export(directory: Path) -> set[str]:
-    """The data files the manifest.json already in the directory lists (plain names
-    only: a manifest is never trusted to point elsewhere)."""
+def _files_of_earlier_split_export(directory: Path, extension: str) -> set[str]:
+    """The split files an earlier split export of ours wrote in the directory, as its
+    manifest.json lists them: `<split>.<extension>` for each of its splits. A manifest
+    of a single-file export, or one that some other tool wrote, names nothing here."""
     try:
         manifest = json.loads((directory / MANIFEST_NAME).read_text("utf-8"))
+        splits = manifest["split"]
         listed = {entry["path"] for entry in manifest["files"]}
+        ours = "schema_version" in manifest and "project" in manifest
     except (OSError, ValueError, KeyError, TypeError):
         return set()
-    return {
-        name
-        for name in listed
-        if isinstance(name, str) and name == Path(name).name and not name.startswith(".")
-    }
+    if not ours or not isinstance(splits, dict):
+        return set()
+    return {f"{name}.{extension}" for name in splits if isinstance(name, str)} & listed
 
 
 def export_queue_check(*, project: Project, options: ExportOptions) -> None:
@@ -176,7 +177,9 @@ def dataset_export(
             # The directory is the export's own: the files an earlier export listed
             # there and this one did not write go, and a dataset card goes beside
             # the data.
-            for stale in _files_of_earlier_export(directory) - {p.name for p in paths.values()}:
+            written_names = {path.name for path in paths.values()}
+            extension = EXTENSIONS[options.file_format]
+            for stale in _files_of_earlier_split_export(directory, extension) - written_names:
                 (directory / stale).unlink(missing_ok=True)
             card = dataset_card(
                 schema=schema,
@@ -184,8 +187,7 @@ def dataset_export(
                 files={name: path.name for name, path in paths.items()},
                 manifest=manifest,
             )
-            if card is not None:
-                card_write(card, directory)
+            card_write(card, directory)
         manifest_write(manifest, directory)
         return manifest
     except BaseException:

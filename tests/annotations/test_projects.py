@@ -38,6 +38,8 @@ def project(lead):
         ("https://한국.kr", "https://xn--3e0b707e.kr"),
         ("https://개발자.커뮤니티.한국", "https://xn--h49al71alti.xn--9i1b01onwqqzd.xn--3e0b707e"),
         ("http://[::1]:8000", "http://[::1]:8000"),
+        ("http://[0:0:0:0:0:0:0:1]:8000", "http://[::1]:8000"),
+        ("https://faß.de", "https://xn--fa-hia.de"),
         ("http://127.0.0.1:5173", "http://127.0.0.1:5173"),
     ],
 )

@@ -162,3 +162,10 @@ def test_a_pairwise_label_needs_the_corrected_answer_it_compares():
     assert list(errors) == ["answers.better"] and list(blank) == ["answers.better"]
     assert none == {} and clean == {"better": "a", "fix": "Better."}
     assert "questions" in questions_validate(questions[:1])
+
+
+def test_a_pairwise_label_of_a_rubric_without_corrections_is_taken_as_it_is():
+    # Rubrics published before pairwise questions needed a corrected answer question.
+    questions = [{"key": "better", "type": "pairwise", "label": {"en": "Which is better"}}]
+
+    assert answers_validate(questions, {"better": "a"}) == ({"better": "a"}, {})

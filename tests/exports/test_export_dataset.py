@@ -525,3 +525,30 @@ def test_a_new_split_export_into_the_same_directory_leaves_no_stale_split(labele
         "test.jsonl",
         "train.jsonl",
     ]
+
+
+def test_a_split_export_keeps_files_it_did_not_write_and_a_readme_of_the_users(labeled, tmp_path):
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    export(tmp_path, "eval", "jsonl", "shared/mine.jsonl")  # a single-file export there
+    (directory / "README.md").write_text("# My notes\n")
+
+    export(tmp_path, "eval", "jsonl", "shared", "--split=train=0.5,test=0.5")
+
+    assert (directory / "mine.jsonl").is_file()
+    assert (directory / "README.md").read_text() == "# My notes\n"
+    assert (directory / "train.jsonl").is_file()
+
+
+def test_an_earlier_card_goes_when_the_new_split_names_allow_none(labeled, tmp_path):
+    directory = export(tmp_path, "eval", "jsonl", "again", "--split=train=0.5,test=0.5")
+    assert (directory / "README.md").is_file()
+
+    export(tmp_path, "eval", "jsonl", "again", "--split=part-a=0.5,part-b=0.5")
+
+    assert not (directory / "README.md").exists()
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "manifest.json",
+        "part-a.jsonl",
+        "part-b.jsonl",
+    ]

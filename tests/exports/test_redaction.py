@@ -58,6 +58,8 @@ REDACTED = [
     # IP addresses.
     ("서버 192.168.0.1에 접속", "서버 [IP]에 접속"),
     ("from 10.0.0.254:8080", "from [IP]:8080"),
+    ("knowledge 10.0.0.1 and a hedge 10.1.2.3", "knowledge [IP] and a hedge [IP]"),
+    ("admin@this.org", "[EMAIL]"),
     ("fe80::1ff:fe23:4567:890a", "[IP]"),
     ("2001:db8::1", "[IP]"),
     # Keys and bearer tokens.

@@ -473,25 +473,41 @@ def test_a_content_length_that_is_not_a_number_is_a_400(widget_project):
     assert response.json()["error"]["code"] == "invalid"
 
 
-def test_reasons_go_with_a_thumbs_down_only(widget_project):
-    response = send(body=vote(rating="up", reasons=["incorrect"]))
+def test_reasons_are_kept_only_on_a_thumbs_down(widget_project):
+    response = send(body=vote(rating="up", reasons=["incorrect"], comment="좋아요"))
 
-    assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"reasons": ["only with rating down"]}
-    assert Feedback.objects.count() == 0
+    assert response.status_code == 201
+    assert list(Feedback.objects.values_list("rating", "reasons", "comment")) == [
+        ("up", [], "좋아요")
+    ]
 
 
-def test_reasons_must_be_among_the_projects_reasons(widget_project):
+def test_reasons_not_among_the_projects_are_dropped_and_the_vote_kept(widget_project):
+    # A vote queued in a browser may carry a reason the project has since removed.
     widget_project.feedback_reasons = [{"slug": "slow", "label": {"en": "Slow", "ko": "느려요"}}]
     widget_project.save()
 
-    refused = send(body=vote(rating="down", reasons=["slow", "incorrect", "<b>x</b>"]))
-    accepted = send(body=vote(rating="down", reasons=["slow"]))
+    response = send(
+        body=vote(rating="down", reasons=["slow", "incorrect", "<b>x</b>"], comment="느림")
+    )
 
-    assert refused.status_code == 400
-    assert refused.json()["error"]["fields"] == {"reasons": ["unknown: incorrect, <b>x</b>"]}
-    assert accepted.status_code == 201
-    assert list(Feedback.objects.values_list("reasons", flat=True)) == [["slow"]]
+    assert response.status_code == 201
+    assert list(Feedback.objects.values_list("reasons", "comment")) == [(["slow"], "느림")]
+
+
+def test_a_throttled_request_with_a_made_up_key_costs_no_key_lookup(widget_project, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.WIDGET_RATE_PER_CLIENT = "1/min"
+    clear_of_window_edge()
+    send(body=vote(), key="pk_made_up_0")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = send(body=vote(), key="pk_made_up_1")
+
+    assert response.status_code == 429
+    assert not [q for q in queries if "annotations_projectkey" in q["sql"]]
 
 
 def test_the_widget_script_is_at_most_8_kb_gzipped():
