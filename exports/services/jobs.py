@@ -4,12 +4,13 @@ import contextlib
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from annotations.errors import InvalidInput
@@ -61,20 +62,43 @@ def export_job_create(
     return job
 
 
-# A file an attempt is writing changes every few seconds; one untouched this long was
-# left by an attempt that died (a worker killed mid-export).
+# Without a lock that tells a live attempt from a dead one (SQLite), a temporary file
+# untouched this long is taken as left by an attempt that died.
 STALE_TEMPORARY_SECONDS = 15 * 60
+# The first key of the advisory locks of export jobs (the second is the job's id).
+EXPORT_LOCK_CLASS = 0x45585054  # "EXPT"
 
 
-def _remove_stale_temporary_files(directory: Path) -> None:
-    """Delete the half-written files of earlier attempts that died, not those of an
-    attempt still running (a redelivered task can overlap the first one)."""
+@contextlib.contextmanager
+def _one_attempt_at_a_time(job_id: int) -> Iterator[bool]:
+    """Hold the job's lock for the attempt: yields True when attempts are serialized.
+
+    A task redelivered while its first attempt still runs (acks_late, and a broker's
+    visibility timeout shorter than a long export) waits here for that attempt to end:
+    it then finds the job done, or, if that attempt's worker died, whose lock went with
+    its database session, runs it again. On PostgreSQL, a session-level advisory lock.
+    """
+    if connection.vendor != "postgresql":
+        yield False
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [EXPORT_LOCK_CLASS, job_id])
+    try:
+        yield True
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [EXPORT_LOCK_CLASS, job_id])
+
+
+def _remove_temporary_files(directory: Path, *, alone: bool) -> None:
+    """Delete the half-written files of earlier attempts that died: all of them when
+    this attempt holds the job's lock, else only those untouched for a while."""
     if not directory.is_dir():
         return
     cutoff = time.time() - STALE_TEMPORARY_SECONDS
     for path in directory.glob(".*.part"):
         with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_mtime < cutoff:
+            if alone or path.stat().st_mtime < cutoff:
                 path.unlink()
 
 
@@ -87,10 +111,16 @@ def _update(job: ExportJob, **fields: Any) -> None:
 def export_job_run(*, job_id: int) -> ExportJob:
     """Run a queued (or interrupted) export job; a job that succeeded is left as it is.
 
-    The data files replace any left by an interrupted attempt. On failure the error
-    is recorded, the job's directory is removed and the job lists no files; transient
-    database and connection errors are raised again for the task to retry.
+    One attempt at a time (see _one_attempt_at_a_time). The data files replace any
+    left by an interrupted attempt. On failure the error is recorded, the job's
+    directory is removed and the job lists no files; transient database and
+    connection errors are raised again for the task to retry.
     """
+    with _one_attempt_at_a_time(job_id) as alone:
+        return _run(job_id=job_id, alone=alone)
+
+
+def _run(*, job_id: int, alone: bool) -> ExportJob:
     with transaction.atomic():
         job = ExportJob.objects.select_for_update().select_related("project").get(pk=job_id)
         if job.status == ExportJob.Status.SUCCEEDED:
@@ -108,7 +138,7 @@ def export_job_run(*, job_id: int) -> ExportJob:
             rows_written=0,
         )
     directory = export_job_directory(job)
-    _remove_stale_temporary_files(directory)
+    _remove_temporary_files(directory, alone=alone)
     try:
         options, errors = export_options_clean(job.options)
         if options is None:
