@@ -147,6 +147,10 @@ else:
     # transaction-pooling PgBouncer older than 1.21.
     if env.bool("DB_PREPARED_STATEMENTS", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# An export job holds a session-level advisory lock while it runs, so that a redelivered
+# task waits for the attempt in progress. A session lock needs a session of its own:
+# turn it off behind a transaction-pooling PgBouncer.
+EXPORT_JOB_LOCK = env.bool("EXPORT_JOB_LOCK", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis in production (rate limits and throttles live there), memory when embedded.

@@ -76,9 +76,10 @@ def _one_attempt_at_a_time(job_id: int) -> Iterator[bool]:
     A task redelivered while its first attempt still runs (acks_late, and a broker's
     visibility timeout shorter than a long export) waits here for that attempt to end:
     it then finds the job done, or, if that attempt's worker died, whose lock went with
-    its database session, runs it again. On PostgreSQL, a session-level advisory lock.
+    its database session, runs it again. On PostgreSQL, a session-level advisory lock
+    (settings.EXPORT_JOB_LOCK turns it off, for a transaction-pooling PgBouncer).
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not settings.EXPORT_JOB_LOCK:
         yield False
         return
     with connection.cursor() as cursor:

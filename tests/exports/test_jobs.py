@@ -246,3 +246,35 @@ def test_a_redelivered_job_waits_for_the_attempt_in_progress(media):
     thread.join(60)
 
     assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_job_lock_can_be_turned_off_for_a_transaction_pooler(media, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks of PostgreSQL")
+    import psycopg
+
+    from exports.services.jobs import EXPORT_LOCK_CLASS
+
+    settings.EXPORT_JOB_LOCK = False
+    labeled = build_labeled_project("unlocked")
+    job = ExportJob.objects.create(
+        project=labeled.project,
+        kind="eval",
+        file_format="jsonl",
+        options=options("eval", "jsonl").as_dict(),
+    )
+    database = connection.settings_dict
+    with psycopg.connect(
+        host=database["HOST"],
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        password=database["PASSWORD"] or None,
+        dbname=database["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [EXPORT_LOCK_CLASS, job.pk])
+
+        export_job_run(job_id=job.pk)  # would wait forever with the lock on
+
+    assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.SUCCEEDED
