@@ -167,3 +167,20 @@ def eager_tasks() -> Iterator[None]:
         yield
     finally:
         celery_app.conf.task_always_eager = eager
+
+
+def database_session(*, autocommit: bool = False) -> Any:
+    """A psycopg connection of its own to the test database (PostgreSQL): a second
+    session, for tests of locks and snapshots between sessions."""
+    import psycopg
+    from django.db import connection
+
+    database = connection.settings_dict
+    return psycopg.connect(
+        host=database["HOST"],
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        password=database["PASSWORD"] or None,
+        dbname=database["NAME"],
+        autocommit=autocommit,
+    )

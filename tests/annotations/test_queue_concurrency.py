@@ -15,6 +15,7 @@ from annotations.services.annotations import annotation_submit
 from annotations.services.ingest import conversation_batch_ingest
 from annotations.services.projects import membership_set, project_create
 from annotations.services.queues import queue_claim_next, queue_create
+from tests.conftest import database_session
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -119,7 +120,6 @@ def test_a_lease_committed_while_a_late_submission_waits_is_counted():
     import datetime
     import time
 
-    import psycopg
     from django.utils import timezone
 
     from annotations.errors import Conflict
@@ -128,14 +128,7 @@ def test_a_lease_committed_while_a_late_submission_waits_is_counted():
     queue, (ana, bo, *_) = build_queue(annotations_per_item=1)
     item = queue_claim_next(queue=queue, reviewer=ana)
     Claim.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
-    database = connection.settings_dict
-    bo_connection = psycopg.connect(
-        host=database["HOST"],
-        port=database["PORT"] or 5432,
-        user=database["USER"],
-        password=database["PASSWORD"] or None,
-        dbname=database["NAME"],
-    )
+    bo_connection = database_session()
     now = timezone.now()
     # Bo's claim, left uncommitted: it holds the item's lock and its lease is unseen.
     claimed = bo_connection.execute(

@@ -14,7 +14,7 @@ from exports.options import export_options_clean
 from exports.services.jobs import export_job_create, export_job_run
 from exports.tasks import run_export_job
 from feedback_site.celery import app as celery_app
-from tests.conftest import redis_url
+from tests.conftest import database_session, redis_url
 from tests.exports.conftest import build_labeled_project
 from tests.exports.readers import read_rows
 from tests.workers import celery_worker_process
@@ -207,8 +207,6 @@ def test_a_redelivered_job_waits_for_the_attempt_in_progress(media):
         pytest.skip("advisory locks of PostgreSQL")
     import threading
 
-    import psycopg
-
     from exports.services.jobs import EXPORT_LOCK_CLASS
 
     labeled = build_labeled_project("redelivered")
@@ -218,15 +216,7 @@ def test_a_redelivered_job_waits_for_the_attempt_in_progress(media):
         file_format="jsonl",
         options=options("eval", "jsonl").as_dict(),
     )
-    database = connection.settings_dict
-    first = psycopg.connect(
-        host=database["HOST"],
-        port=database["PORT"] or 5432,
-        user=database["USER"],
-        password=database["PASSWORD"] or None,
-        dbname=database["NAME"],
-        autocommit=True,
-    )
+    first = database_session(autocommit=True)
     first.execute("SELECT pg_advisory_lock(%s, %s)", [EXPORT_LOCK_CLASS, job.pk])
     finished = threading.Event()
 
@@ -252,8 +242,6 @@ def test_a_redelivered_job_waits_for_the_attempt_in_progress(media):
 def test_the_job_lock_can_be_turned_off_for_a_transaction_pooler(media, settings):
     if connection.vendor != "postgresql":
         pytest.skip("advisory locks of PostgreSQL")
-    import psycopg
-
     from exports.services.jobs import EXPORT_LOCK_CLASS
 
     settings.EXPORT_JOB_LOCK = False
@@ -264,15 +252,7 @@ def test_the_job_lock_can_be_turned_off_for_a_transaction_pooler(media, settings
         file_format="jsonl",
         options=options("eval", "jsonl").as_dict(),
     )
-    database = connection.settings_dict
-    with psycopg.connect(
-        host=database["HOST"],
-        port=database["PORT"] or 5432,
-        user=database["USER"],
-        password=database["PASSWORD"] or None,
-        dbname=database["NAME"],
-        autocommit=True,
-    ) as other:
+    with database_session(autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)", [EXPORT_LOCK_CLASS, job.pk])
 
         export_job_run(job_id=job.pk)  # would wait forever with the lock on
