@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "annotations.middleware.ApiBodyLimitMiddleware",
     "annotations.middleware.NulInputMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "annotations.middleware.WidgetVoteMiddleware",
     "annotations.middleware.SessionMiddleware",
     "annotations.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
