@@ -105,13 +105,15 @@ def daily_stats_list(*, project: Project) -> QuerySet[DailyStats]:
     )
 
 
-def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    """Projects the user is a member of (all of them for superusers), with counts."""
-    projects = (
-        Project.objects.all()
-        if user.is_superuser
-        else Project.objects.filter(memberships__user=user)
-    )
+def project_list_for_user(*, user: AbstractBaseUser, role: str | None = None) -> QuerySet[Project]:
+    """Projects the user is a member of (in that role, when given; all of them for
+    superusers), with counts."""
+    if user.is_superuser:
+        projects = Project.objects.all()
+    elif role is None:
+        projects = Project.objects.filter(memberships__user=user)
+    else:
+        projects = Project.objects.filter(memberships__user=user, memberships__role=role)
     return projects.annotate(
         conversation_count=Count("conversations", distinct=True),
     ).order_by("name")

@@ -45,8 +45,10 @@ def cors_allow_widget_request(sender: Any, request: HttpRequest, **kwargs: Any) 
     if request.method == "OPTIONS" or not request.META.get(KEY_HEADER):
         return origin_allowed_anywhere(origin)
     if not widget_hits(request).client_allowed:
-        # Refused before the key lookup: made-up keys must not cost a query each.
-        return False
+        # Refused (429) before the key lookup, since made-up keys must not cost a query
+        # each; an origin some project allows may still read the answer and its
+        # Retry-After, as a preflight from it may.
+        return origin_allowed_anywhere(origin)
     key = public_key_for(request)
     return key is not None and origin in key.project.allowed_origins
 

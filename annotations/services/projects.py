@@ -16,7 +16,7 @@ from annotations.keys import (
     key_hash,
     signing_secret_generate,
 )
-from annotations.models import Membership, Project, ProjectKey
+from annotations.models import Claim, Membership, Project, ProjectKey, Queue
 from annotations.selectors import ALLOWED_ORIGINS_CACHE_KEY
 from annotations.services.rubrics import rubric_create_default
 
@@ -97,7 +97,20 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
     membership, _ = Membership.objects.update_or_create(
         project=project, user=user, defaults={"role": role}
     )
+    if role not in LABELING_ROLES:
+        _labeling_withdraw(project=project, user=user)
     return membership
+
+
+# The roles that label; queues are assigned to members in them.
+LABELING_ROLES = (Membership.Role.ADMIN, Membership.Role.REVIEWER)
+
+
+def _labeling_withdraw(*, project: Project, user: AbstractBaseUser) -> None:
+    """Take a user who may no longer label off the project's queues, and give back the
+    items they hold, at once rather than when their leases expire."""
+    Queue.reviewers.through.objects.filter(queue__project=project, user=user).delete()
+    Claim.objects.filter(item__queue__project=project, reviewer=user).delete()
 
 
 @transaction.atomic
@@ -181,3 +194,4 @@ def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
     ):
         raise InvalidInput("A project keeps at least one admin.", fields={"user": ["last admin"]})
     membership.delete()
+    _labeling_withdraw(project=project, user=user)

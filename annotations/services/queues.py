@@ -50,6 +50,7 @@ from annotations.models import (
     Skip,
 )
 from annotations.selectors import message_filter
+from annotations.services.projects import LABELING_ROLES
 
 CLAIM_ATTEMPTS = 20
 LOCKED_RETRY_SECONDS = 0.02
@@ -91,13 +92,13 @@ def queue_create(
     clean_filters, filter_errors = queue_filters_clean(filters)
     errors.update(filter_errors)
     reviewers = list(reviewers)
-    members = set(
-        Membership.objects.filter(project=project, user__in=reviewers).values_list(
-            "user_id", flat=True
-        )
+    labelers = set(
+        Membership.objects.filter(
+            project=project, user__in=reviewers, role__in=LABELING_ROLES
+        ).values_list("user_id", flat=True)
     )
-    if any(reviewer.pk not in members for reviewer in reviewers):
-        errors["reviewers"] = [_("reviewers must be members of the project")]
+    if any(reviewer.pk not in labelers for reviewer in reviewers):
+        errors["reviewers"] = [_("reviewers must be the project's reviewers or admins")]
     if errors:
         raise InvalidInput(_("The queue is not valid."), fields=errors)
     queue = Queue.objects.create(
@@ -380,14 +381,29 @@ def _check_assigned(*, queue: Queue, reviewer: AbstractBaseUser) -> None:
 
 @transaction.atomic
 def claim_renew(*, item: QueueItem, reviewer: AbstractBaseUser) -> datetime.datetime:
-    """Extend the reviewer's lease on an item while they work; Conflict if it was lost."""
-    expires_at = timezone.now() + datetime.timedelta(minutes=item.queue.lease_minutes)
-    renewed = Claim.objects.filter(
-        item=item, reviewer=reviewer, expires_at__gt=timezone.now()
-    ).update(expires_at=expires_at)
-    if not renewed:
+    """Extend the reviewer's lease on an item while they work; Conflict if it was lost.
+
+    The item is locked first, as a claim locks it, and the leases are read after the
+    lock. A lease is lost when the item's annotations and the leases taken after it
+    fill the item: those claims judged this lease expired (at the expiry boundary, or
+    by another server's clock) and took its slot, so the renewal fails instead of two
+    reviewers holding one slot.
+    """
+    now = timezone.now()
+    locked = QueueItem.objects.select_for_update().select_related("queue").get(pk=item.pk)
+    lease = Claim.objects.filter(item=locked, reviewer=reviewer, expires_at__gt=now).first()
+    taken_later = (
+        Claim.objects.filter(item=locked, expires_at__gt=now, created_at__gt=lease.created_at)
+        .exclude(reviewer=reviewer)
+        .count()
+        if lease is not None
+        else 0
+    )
+    if lease is None or locked.annotation_count + taken_later >= locked.queue.annotations_per_item:
         raise Conflict("Your lease on this item has expired.")
-    return expires_at
+    lease.expires_at = now + datetime.timedelta(minutes=locked.queue.lease_minutes)
+    lease.save(update_fields=["expires_at"])
+    return lease.expires_at
 
 
 @transaction.atomic

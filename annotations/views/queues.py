@@ -16,6 +16,7 @@ from annotations.errors import InvalidInput, NotFound
 from annotations.filters import FILTER_KEYS, queue_filters_clean
 from annotations.models import Membership, Project, Queue
 from annotations.services import queues as queue_services
+from annotations.services.projects import LABELING_ROLES
 from annotations.views.access import can, project_for
 
 FILTER_LABELS = {
@@ -176,7 +177,11 @@ def queue_create(request: HttpRequest, slug: str) -> HttpResponse:
         "errors": errors,
         "orders": list(ORDER_LABELS.items()),
         "ratings": list(RATING_LABELS.items()),
-        "members": selectors.membership_list(project=project),
+        "members": [
+            member
+            for member in selectors.membership_list(project=project)
+            if member.role in LABELING_ROLES
+        ],
         "sources": selectors.answer_sources(project=project),
     }
     return render(request, "annotations/queues/create.html", context, status=status)

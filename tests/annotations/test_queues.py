@@ -10,7 +10,7 @@ from annotations.selectors import message_filter
 from annotations.services.annotations import annotation_submit
 from annotations.services.feedback import feedback_submit
 from annotations.services.ingest import conversation_ingest
-from annotations.services.projects import membership_set, project_create
+from annotations.services.projects import membership_remove, membership_set, project_create
 from annotations.services.queues import (
     annotator_key_for,
     claim_release,
@@ -251,6 +251,33 @@ class TestQueueCreate:
 
         assert "reviewers" in error.value.fields
 
+    def test_reviewers_must_be_members_who_label(self, project):
+        viewer = UserFactory(username="viewer")
+        membership_set(project=project, user=viewer, role="viewer")
+
+        with pytest.raises(InvalidInput) as error:
+            queue_create(project=project, name="Q", filters={}, reviewers=[viewer])
+
+        assert "reviewers" in error.value.fields
+
+    @pytest.mark.parametrize("leaves", ["demoted", "removed"])
+    def test_a_reviewer_who_may_no_longer_label_leaves_queues_and_leases(
+        self, project, lead, leaves
+    ):
+        add_answer(project, "only")
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        queue = queue_create(project=project, name="Q", filters={}, reviewers=[ana, bo])
+        item = queue_claim_next(queue=queue, reviewer=ana)
+
+        if leaves == "demoted":
+            membership_set(project=project, user=ana, role="viewer")
+        else:
+            membership_remove(project=project, user=ana)
+
+        assert list(queue.reviewers.all()) == [bo]
+        assert not Claim.objects.filter(reviewer=ana).exists()
+        assert queue_claim_next(queue=queue, reviewer=bo).pk == item.pk
+
 
 class TestClaiming:
     @pytest.fixture
@@ -394,6 +421,25 @@ class TestClaiming:
         Claim.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
         with pytest.raises(Conflict):
             claim_renew(item=item, reviewer=ana)
+
+    def test_renew_fails_when_a_claim_took_the_slot_while_the_lease_looked_expired(
+        self, project, lead
+    ):
+        add_answer(project, "only")
+        queue = queue_create(project=project, name="One", filters={}, created_by=lead)
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        # Bo claims at the moment ana's lease looks expired to him (the boundary, or
+        # his server's clock); ana's lease then still looks live to her renewal.
+        Claim.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+        assert queue_claim_next(queue=queue, reviewer=bo).pk == item.pk
+        Claim.objects.filter(reviewer=ana).update(
+            expires_at=timezone.now() + datetime.timedelta(seconds=30)
+        )
+
+        with pytest.raises(Conflict):
+            claim_renew(item=item, reviewer=ana)
+        assert claim_renew(item=item, reviewer=bo) > timezone.now()
 
     def test_release_gives_the_item_back(self, project, lead):
         add_answer(project, "only")

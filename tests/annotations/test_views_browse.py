@@ -433,3 +433,28 @@ def test_context_with_a_javascript_url_is_not_a_link(browser: Client, devot: Pro
 
     assert 'href="javascript:' not in body
     assert "<code>javascript:alert(1)</code>" in body
+
+
+def test_demo_chat_is_for_admins_and_votes_as_the_visitor_not_the_end_user(
+    devot: Project, admin: AbstractBaseUser, reviewer: AbstractBaseUser
+):
+    from annotations.keys import feedback_token_valid
+
+    devot.require_signed_feedback = True
+    devot.save()
+    conversation_ingest(
+        project=devot, conversation=ConversationIn.model_validate(conversation_payload())
+    )
+    client = Client()
+    client.force_login(reviewer)
+    assert client.get("/demo/chat/", {"project": "devot"}).status_code == 404
+
+    client.force_login(admin)
+    page = client.get("/demo/chat/", {"project": "devot"}).content.decode()
+
+    assert 'data-feedback-user="demo:lead"' in page
+    assert 'data-feedback-user="u-42"' not in page
+    token = page.split('data-feedback-token="')[1].split('"')[0]
+    signed = {"secret": devot.feedback_signing_secret, "conversation_id": "conv-123"}
+    assert feedback_token_valid(**signed, token=token, message_id="m2", user="demo:lead")
+    assert not feedback_token_valid(**signed, token=token, message_id="m2", user="u-42")

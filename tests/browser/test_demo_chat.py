@@ -45,4 +45,8 @@ def test_demo_chat_page_votes_reach_the_project(page, live_server, signed):
     ):
         time.sleep(0.1)
     feedback = Feedback.objects.get()
-    assert (feedback.end_user, feedback.rating, feedback.reasons) == ("u-42", "down", ["outdated"])
+    assert (feedback.end_user, feedback.rating, feedback.reasons) == (
+        f"demo:{user.username}",
+        "down",
+        ["outdated"],
+    )

@@ -303,6 +303,12 @@ def test_client_rate_limit_answers_429_with_retry_after(widget_project, settings
     response = send(body=vote(user="u-9"))
     assert response.json()["error"]["code"] == "rate_limited"
     assert 0 < int(response.headers["Retry-After"]) <= 61
+    # The page's script must be able to read the answer and its Retry-After.
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
+    unlisted = send(body=vote(user="u-9"), origin="https://elsewhere.example")
+    assert unlisted.status_code == 429
+    assert "Access-Control-Allow-Origin" not in unlisted.headers
     assert Feedback.objects.count() == 3
 
 
