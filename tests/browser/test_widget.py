@@ -226,3 +226,89 @@ def test_keyboard_alone_can_vote(page, site):
     page.keyboard.press("Enter")
 
     wait_for(lambda: Feedback.objects.filter(rating="up").exists())
+
+
+def test_a_vote_on_an_answer_not_logged_yet_is_retried_until_it_is(page, site):
+    late = (
+        '<div data-feedback-conversation="conv-late" data-feedback-message="m2" '
+        'data-feedback-user="u-7">an answer the chatbot logs after showing it</div>'
+    )
+    page.goto(site["allowed"].add("/chat", host_page(site["url"], late)))
+    page.evaluate(
+        "() => { window.errors = []; document.addEventListener('feedback:error', e => window.errors.push(e.detail)); }"
+    )
+
+    widget_button(page, "Good answer").click()
+    page.wait_for_function("() => window.errors.length > 0")
+    assert page.evaluate("() => [window.errors[0].status, window.errors[0].willRetry]") == [
+        404,
+        True,
+    ]
+    conversation_ingest(
+        project=site["project"],
+        conversation=ConversationIn.model_validate(conversation_payload("conv-late")),
+    )
+
+    wait_for(lambda: Feedback.objects.filter(end_user="u-7", rating="up").exists())
+    assert queued(page) == []
+
+
+def test_a_token_and_user_given_after_the_widget_attached_are_used(page, site):
+    from annotations.keys import feedback_token
+
+    project = site["project"]
+    project.require_signed_feedback = True
+    project.save()
+    token = feedback_token(
+        secret=project.feedback_signing_secret,
+        conversation_id="conv-123",
+        message_id="m2",
+        user="signed-user",
+    )
+    page.goto(site["allowed"].add("/chat", host_page(site["url"], "<main id='chat'></main>")))
+    # As a framework does: the element is rendered (and picked up), then attach()
+    # runs with what the chatbot backend signed.
+    page.evaluate(
+        """([token]) => new Promise((done) => {
+        const answer = document.createElement('div');
+        answer.dataset.feedbackConversation = 'conv-123';
+        answer.dataset.feedbackMessage = 'm2';
+        document.getElementById('chat').appendChild(answer);
+        setTimeout(() => {
+            FeedbackWidget.attach(answer, {conversationId: 'conv-123', messageId: 'm2', user: 'signed-user', token});
+            done();
+        }, 50);
+    })""",
+        [token],
+    )
+
+    widget_button(page, "Good answer").click()
+
+    wait_for(lambda: Feedback.objects.filter(end_user="signed-user", rating="up").exists())
+
+
+def test_tabs_sharing_the_queue_send_a_queued_vote_once(page, site):
+    url = site["allowed"].add("/chat", host_page(site["url"], "<p>no answers here</p>"))
+    page.goto(url)
+    second = page.context.new_page()
+    second.goto(url)
+    posts = []
+    for tab in (page, second):
+        tab.on(
+            "request",
+            lambda request: (
+                posts.append(request.url)
+                if request.method == "POST" and "/widget/feedback/" in request.url
+                else None
+            ),
+        )
+    seed_queue(page, [queued_vote(f"q-{i}", "up") for i in range(5)])
+
+    # Both tabs drain the shared queue at once.
+    for tab in (page, second):
+        tab.evaluate("() => { FeedbackWidget.flush(); }")
+
+    wait_for(lambda: Feedback.objects.count() == 5)
+    page.wait_for_timeout(1500)
+    assert len(posts) == 5
+    assert queued(page) == []

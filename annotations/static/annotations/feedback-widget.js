@@ -5,14 +5,14 @@
  */
 (function () {
   "use strict";
-  // Loaded twice: keep the first copy (one observer, one queue).
+  // Loaded twice: keep the first copy.
   if (window.FeedbackWidget) return;
 
   const VERSION = "1.0.0";
   const TIMEOUT_MS = 10000;
   const MAX_COMMENT = 2000; // keepalive bodies must stay under 64 KB
   const MAX_DELAY_MS = 300000;
-  // At most 50 queued votes, each kept a week (a send refused without CORS looks offline).
+  // At most 50 queued votes, kept a week.
   const MAX_QUEUE = 50;
   const MAX_AGE_MS = 6048e5;
   const PREFIX = "feedback-widget:";
@@ -44,7 +44,7 @@
     ["harmful", "Harmful", "유해함"],
   ].map(([slug, en, ko]) => ({ slug, label: { en, ko } }));
 
-  // localStorage may be missing or throw (private modes, quota): fall back to memory.
+  // localStorage may throw: fall back to memory.
   const memory = new Map();
 
   function load(key) {
@@ -120,7 +120,6 @@
         keepalive: true, // a vote made as the tab closes still arrives
         signal: ctrl.signal,
       });
-      // Empty (204) or not JSON: the status is enough.
       const json = await res.json().catch(() => null);
       return { status: res.status, data: json, retryAfter: res.headers.get("Retry-After") };
     } catch (e) {
@@ -171,9 +170,9 @@
 
   function retryDelay(attempts, retryAfter) {
     let ms = Math.min(2000 * 2 ** (attempts - 1), MAX_DELAY_MS);
-    const given = Number(retryAfter) * 1000; // Retry-After in seconds
+    const given = Number(retryAfter) * 1000;
     if (retryAfter && given >= 0) ms = given;
-    return Math.max(ms, 1000); // never hammer the server
+    return Math.max(ms, 1000);
   }
 
   let flushing = null;
@@ -190,7 +189,8 @@
       try {
         do {
           again = false;
-          await drain();
+          // Web Locks: one tab at a time drains the queue all tabs share.
+          await (navigator.locks ? navigator.locks.request(queueKey(), drain) : drain());
         } while (again);
       } finally {
         flushing = null;
@@ -203,7 +203,7 @@
   function schedule() {
     clearTimeout(timer);
     const q = readQueue();
-    if (!q.length || navigator.onLine === false) return; // the "online" event flushes
+    if (!q.length || navigator.onLine === false) return;
     const next = Math.min(...q.map((i) => i.nextAt || 0));
     timer = setTimeout(flush, Math.max(next - Date.now(), 500));
   }
@@ -217,7 +217,9 @@
       if (!item) return;
       const res = await request(item.method, FEEDBACK_PATH, item.body);
       const ok = res.status >= 200 && res.status < 300;
-      const retry = !ok && (res.status === 0 || res.status === 429 || res.status >= 500);
+      const s = res.status;
+      // 404 for 10 min: the answer may be logged after it is shown.
+      const retry = !ok && (!s || s === 429 || s >= 500 || (s === 404 && now - item.at < 6e5));
       const q = readQueue();
       const idx = q.findIndex((i) => i.id === item.id);
       if (idx >= 0) {
@@ -282,7 +284,6 @@ form{display:flex;flex-direction:column;gap:6px;margin-top:6px;padding:8px;max-w
 textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;padding:4px 6px}
 .send{align-self:flex-end;padding:4px 12px}
 `;
-  // Thumbs-down is the same path rotated in CSS.
   const THUMB =
     "M7 10v11H4a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1h3zm0 0 4-8a2.5 2.5 0 0 1 2.5 2.5V9h5.2a2 2 0 0 1 2 2.3l-1.3 8A2 2 0 0 1 17.4 21H7";
 
@@ -325,8 +326,8 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
   }
 
   const widgets = new Map(); // "conversation\nmessage" -> Widget
-  const byElement = new WeakMap(); // container element -> Widget
-  const ratings = new Map(); // so a re-rendered message keeps its vote
+  const byElement = new WeakMap();
+  const ratings = new Map();
 
   class Widget {
     constructor(el, conversation, message, opts) {
@@ -337,9 +338,9 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
       this.user = opts.user || "";
       this.token = opts.token || "";
       this.rating = null;
-      this.confirmed = null; // last rating the server accepted
+      this.confirmed = null;
       this.reasons = new Set();
-      this.lastId = null; // queue id of this widget's latest action
+      this.lastId = null;
       this.statusTimer = 0;
       this.handle = { element: null, destroy: () => this.destroy() };
 
@@ -371,12 +372,11 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
       this.closeBtn.addEventListener("click", () => this.closeForm());
       this.form.addEventListener("submit", (e) => {
         e.preventDefault();
-        // Nothing beyond the (sent) thumb: just close.
         if (this.rating && (this.reasons.size || this.comment.value.trim())) this.submit(false);
         this.closeForm();
       });
       this.wrap.addEventListener("keydown", (e) => {
-        if (e.key === "Escape" && !this.form.hidden) {
+        if (e.key === "Escape" && !e.isComposing && !this.form.hidden) {
           e.stopPropagation(); // don't also close a surrounding dialog
           this.closeForm();
         }
@@ -406,7 +406,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
 
     applyText() {
       const t = this.text();
-      this.wrap.lang = langOf(this.target); // for screen readers
+      this.wrap.lang = langOf(this.target);
       label(this.up, t.up);
       label(this.down, t.down);
       label(this.closeBtn, t.close);
@@ -450,12 +450,12 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
       this.chips.hidden = this.rating !== "down";
       this.chips.textContent = "";
       this.form.hidden = false;
-      this.applyText(); // sets the title and renders the chips
+      this.applyText();
     }
 
     renderChips() {
       getReasons().then((list) => {
-        if (this.rating !== "down" || this.form.hidden) return; // changed while loading
+        if (this.rating !== "down" || this.form.hidden) return;
         const lang = langOf(this.target);
         const chips = list.map((r) => {
           const reason = typeof r === "string" ? { slug: r, label: r } : r;
@@ -480,7 +480,6 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
     closeForm() {
       const hadFocus = this.form.contains(this.root.activeElement);
       this.form.hidden = true;
-      // Keep keyboard focus off <body>.
       if (hadFocus) (this.rating === "down" ? this.down : this.up).focus();
     }
 
@@ -509,6 +508,13 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
       this.statusTimer = setTimeout(() => (this.statusEl.textContent = ""), 4000);
     }
 
+    // attach() again, or a new user or token attribute.
+    set(user, token) {
+      this.user = user || this.user;
+      this.token = token || this.token;
+      return this.handle;
+    }
+
     destroy() {
       clearTimeout(this.statusTimer);
       this.host.remove();
@@ -528,16 +534,15 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
       return null;
     }
     const key = conversation + "\n" + message;
+    const user = opts.user || d.feedbackUser;
+    const token = opts.token || d.feedbackToken;
     let w = byElement.get(el);
-    if (w && w.key === key && w.host.isConnected) return w.handle;
-    if (w) w.destroy(); // the element now shows another message
+    if (w && w.key === key && w.host.isConnected) return w.set(user, token);
+    if (w) w.destroy();
     w = widgets.get(key);
-    if (w && w.host.isConnected) return w.handle;
-    if (w) w.destroy(); // its old element left the page
-    w = new Widget(el, conversation, message, {
-      user: opts.user || d.feedbackUser,
-      token: opts.token || d.feedbackToken,
-    });
+    if (w && w.host.isConnected) return w.set(user, token);
+    if (w) w.destroy();
+    w = new Widget(el, conversation, message, { user, token });
     el.append(w.host);
     widgets.set(key, w);
     byElement.set(el, w);
@@ -567,7 +572,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
         for (const n of m.addedNodes) if (n.nodeType === 1) scan(n);
       }
     });
-    observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: [CONV, MSG] });
+    observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: [CONV, MSG, "data-feedback-user", "data-feedback-token"] });
   }
 
   function whenReady(fn) {
