@@ -8,10 +8,14 @@ original is edited in place. Digit runs are delimited by lookarounds, not by \\b
 Hangul counts as a word character, and "연락처010-1234-5678로" must still match.
 
 What is left alone on purpose: dates (2024-01-15, 2024.01.15, 20240115), versions
-(v1.2.3, 3.11.4, "release 4.2.1.0"), prices (₩12,000, $1,299.99), counts, order
-numbers and timestamps that do not look like a card of some network (its first digits
-and length) or fail the Luhn check, "+" numbers without an assigned country code,
-and digit groups that fail the other checks (calendar date, digit count).
+(v1.2.3, 3.11.4, "release 4.2.1.0", "4.7.2.0 버전"), prices (₩12,000, $1,299.99),
+counts, order numbers and timestamps that do not look like a card of some network (its
+first digits and length) or fail the Luhn check, 13-digit numbers without a hyphen that
+fail the resident registration checksum and have no "주민"/"RRN" word before them
+(millisecond timestamps, 880... barcodes), "+" numbers without an assigned country
+code, digit groups that fail the other checks (calendar date, digit count), and code
+that looks like an address: slices (arr[::2]), Kotlin labels (this@MainActivity),
+image densities (icon@2x.png) and matrix products (q@k.transpose(...)).
 """
 
 import re
@@ -53,13 +57,21 @@ _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![A-Za-z])"
 )
-# YYMMDD, an optional hyphen, then seven digits of which the first is 1-8
-# (sex and century; 5-8 for foreign residents).
+# YYMMDD, an optional hyphen (900101 - 1234567 too) or space, then seven digits of which
+# the first is 1-8 (sex and century; 5-8 for foreign residents).
 _RRN = re.compile(
     _NO_DIGIT_BEFORE
-    + r"(?P<date>[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))[- ]?[1-8][0-9]{6}"
+    + r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?P<sep> ?- ?| )?[1-8][0-9]{6}"
     + _NO_DIGIT_AFTER
 )
+# A word naming the number that ends at most 15 characters before it, with no
+# placeholder in between. Placeholders are shorter than what they replace and hold
+# "RRN", so counting them would make a second pass redact more than the first.
+_RRN_KEYWORD = re.compile(
+    r"(?i)(?:주민|(?<![a-z\[])rrn(?![a-z\]])"
+    r"|(?<![a-z])resident(?:\s+registration)?(?:\s+(?:number|no))?)[^\n\[\]]{0,15}$"
+)
+_RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 _CARD = re.compile(
     _NO_DIGIT_BEFORE
     + r"(?:[0-9]{4}(?P<sep>[- ]?)[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{1,7}"
@@ -67,12 +79,15 @@ _CARD = re.compile(
     + r"|[0-9]{13,19})"
     + _NO_DIGIT_AFTER
 )
-_KOREAN_AREA = r"(?:2|[3-6][1-5]|[78]0)"
+# Area codes, 070/080, and 050X safe numbers (0505-123-4567).
+_KOREAN_AREA = r"(?:2|[3-6][1-5]|[78]0|50[0-9])"
 _PHONE_PATTERNS = [
-    # International, including +82: a plus, a country code, then groups; 8-15 digits.
-    # Not right after a digit or a placeholder ("[PHONE]+1..." was one number).
+    # International, including +82 and (+82): a plus, a country code, then groups;
+    # 8-15 digits. Not right after a digit or a placeholder ("[PHONE]+1..." was one
+    # number).
     re.compile(
-        r"(?<![0-9+\]])\+[1-9][0-9]{0,2}(?:[-. ]?(?:\([0-9]{1,4}\)|[0-9]{1,4})){2,6}"
+        r"(?<![0-9+\]])(?:\(\+[1-9][0-9]{0,2}\)|\+[1-9][0-9]{0,2})"
+        r"(?:[-. ]?(?:\([0-9]{1,4}\)|[0-9]{1,4})){2,6}"
         # Nor cut short before " [PHONE]" that was the rest of one over-long number.
         r"(?![0-9]|[-. ](?:[0-9]|\[(?:PHONE|CARD|RRN|IP|EMAIL|SECRET)\]))"
     ),
@@ -83,12 +98,18 @@ _PHONE_PATTERNS = [
         + rf"(?:\(01[016789]\) ?|01[016789]{_SEP_KO}?)[0-9]{{3,4}}{_SEP_KO}?[0-9]{{4}}"
         + _NO_DIGIT_AFTER
     ),
-    # Korean landline and 070/080, separated: 02-123-4567, (02) 123-4567, 02)123-4567,
-    # 031 123 4567.
+    # Korean landline, 070/080 and 050X, separated: 02-123-4567, (02) 123-4567,
+    # 02)123-4567, 031 123 4567, 0505-123-4567.
     re.compile(
         _NO_DIGIT_BEFORE
         + rf"(?:\(?0{_KOREAN_AREA}\) ?|0{_KOREAN_AREA}{_SEP_KO})[0-9]{{3,4}}{_SEP_KO}[0-9]{{4}}"
         + _NO_DIGIT_AFTER
+    ),
+    # The same unseparated, 10 or 11 digits: 0212345678, 0311234567, 05051234567. Not
+    # glued to Latin letters, where such a digit run is part of a hex hash or an id.
+    re.compile(
+        r"(?<![0-9A-Za-z_])0(?:2[0-9]{8}|(?:[3-6][1-5]|[78]0)[0-9]{7,8}|50[0-9][0-9]{7})"
+        r"(?![0-9A-Za-z_])"
     ),
 ]
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
@@ -96,7 +117,8 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"(?<![A-Za-z0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9])")
 _HEX = r"[0-9A-Fa-f]{1,4}"
 _IPV6 = re.compile(
-    r"(?<![0-9A-Za-z:])(?:"
+    # Not right after a placeholder: "[PHONE]::1" was "010-0000-0000::1", one run.
+    r"(?<![0-9A-Za-z:\]])(?:"
     rf"(?:{_HEX}:){{7}}{_HEX}"
     rf"|(?:{_HEX}:){{1,6}}:(?:{_HEX}(?::{_HEX}){{0,5}})?"
     rf"|::(?:{_HEX}(?::{_HEX}){{0,6}})"
@@ -241,36 +263,135 @@ def country_code_ok(digits: str) -> bool:
     )
 
 
+# "lr=0.01093745621", "3.0212345678": the digits of a fraction. Only a short whole part
+# counts, so that a phone number redacted before the dot changes nothing.
+_WHOLE_PART = re.compile(r"(?:^|[^0-9])[0-9]{1,3}\.$")
+
+
+def _after_decimal_point(match: re.Match[str]) -> bool:
+    return _WHOLE_PART.search(match.string[max(0, match.start() - 5) : match.start()]) is not None
+
+
 def _phone_ok(match: re.Match[str]) -> bool:
     text = match.group(0)
-    if text.startswith("+"):
+    if text.lstrip("(").startswith("+"):
         digits = _digits(text)
         return 8 <= len(digits) <= 15 and country_code_ok(digits)
-    return True
+    return not (text.isdigit() and _after_decimal_point(match))
 
 
-# Four dotted numbers after one of these words are a version, not an address.
+def rrn_checksum_valid(digits: str) -> bool:
+    """The check digit of a resident registration number (13 digits). Numbers issued
+    since October 2020 need not satisfy it."""
+    total = sum(int(digit) * weight for digit, weight in zip(digits, _RRN_WEIGHTS, strict=False))
+    return (11 - total % 11) % 10 == int(digits[12])
+
+
+def _rrn_ok(match: re.Match[str]) -> bool:
+    # Thirteen bare digits are as often a millisecond timestamp or an 880... barcode:
+    # ask for the checksum, or for a word such as "주민번호" just before.
+    if match.group("sep") is not None:
+        return True
+    start = match.start()
+    return (
+        rrn_checksum_valid(match.group(0))
+        or _RRN_KEYWORD.search(match.string, max(0, start - 60), start) is not None
+    )
+
+
+# Four dotted numbers right after or right before one of these words are a version,
+# not an address.
 _VERSION_WORD = re.compile(
-    r"(?i)(?<![a-z])(?:version|ver\.?|release[ds]?|build|chrome|firefox|edge|safari|windows|"
-    r"버전|릴리스|릴리즈|빌드)\s*:?\s*$"
+    r"(?i)(?<![a-z])(?:version|ver\.?|release[ds]?|build|patch|chrome|firefox|edge|safari|"
+    r"windows|버전|버젼|릴리스|릴리즈|빌드|패치)\s*:?\s*$"
+)
+_VERSION_WORD_AFTER = re.compile(
+    r"(?i)\s*(?:version|ver(?![a-z])|release|patch|버전|버젼|릴리스|릴리즈|패치)"
 )
 
 
 def _ipv4_ok(match: re.Match[str]) -> bool:
-    return _VERSION_WORD.search(match.string, max(0, match.start() - 20), match.start()) is None
+    before = _VERSION_WORD.search(match.string, max(0, match.start() - 20), match.start())
+    return before is None and _VERSION_WORD_AFTER.match(match.string, match.end()) is None
+
+
+# Kotlin qualified this/return/break/continue/super: "this@MainActivity.finish()".
+_KOTLIN_LABELS = frozenset(["this", "return", "break", "continue", "super"])
+# Image densities: "logo@2x.png", "icon@1.5x.webp".
+_IMAGE_DENSITY = re.compile(
+    r"(?i)[0-9]+(?:\.[0-9]+)?x\.(?:png|jpe?g|gif|webp|svg|avif|bmp|ico|tiff?|heic)"
+)
+# Top-level domains of more than two letters that addresses in this text use.
+_COMMON_TLDS = frozenset(
+    [
+        "com",
+        "net",
+        "org",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "info",
+        "biz",
+        "name",
+        "pro",
+        "app",
+        "dev",
+        "xyz",
+        "site",
+        "online",
+        "tech",
+        "store",
+        "shop",
+        "blog",
+        "cloud",
+        "email",
+        "mobi",
+        "asia",
+    ]
+)
+
+
+def _plausible_tld(label: str) -> bool:
+    # Two letters are a country code, except "to", PyTorch's "x@w.to(device)".
+    label = label.lower()
+    return (len(label) == 2 and label != "to") or label in _COMMON_TLDS
 
 
 def _email_ok(match: re.Match[str]) -> bool:
-    # Code, not an address: matrix products on attributes ("x@self.weights").
-    domain = match.group(0).partition("@")[2]
-    return domain.split(".", 1)[0] not in ("self", "cls")
+    local, _, domain = match.group(0).partition("@")
+    tld = domain.rpartition(".")[2]
+    # Matrix products on attributes ("x@self.weights") and method calls
+    # ("q@k.transpose(-2, -1)"), whose last part is no top-level domain.
+    if domain.split(".", 1)[0] in ("self", "cls"):
+        return False
+    if match.string.startswith("(", match.end()) and not _plausible_tld(tld):
+        return False
+    if _IMAGE_DENSITY.fullmatch(domain):
+        return False
+    # "this@MainActivity.lifecycleScope" is code; "super@naver.com" is an address.
+    if local in _KOTLIN_LABELS:
+        return domain.islower() and _plausible_tld(tld)
+    return True
 
 
 def _ipv6_ok(match: re.Match[str]) -> bool:
-    # "12:30::" or "a::b" in code are not addresses: ask for a digit and three groups.
+    # Slices ("arr[::2]", "x[1::2]", "s[a::2]") and "12:30::" or "a::b" in code are not
+    # addresses: besides the loopback "::1", ask for a digit and three groups, or two
+    # after a leading "::" or with one like "fe80" or "db8" (hex letters and digits).
     text = match.group(0)
+    if text == "::1":
+        return True
     groups = [group for group in text.split(":") if group]
-    return any(char.isdigit() for char in text) and (len(groups) >= 3 or text.startswith("::"))
+    if not any(char.isdigit() for char in text):
+        return False
+    if len(groups) >= 3:
+        return True
+    return len(groups) == 2 and (text.startswith("::") or any(map(_hex_word, groups)))
+
+
+def _hex_word(group: str) -> bool:
+    return len(group) >= 3 and not group.isdigit() and any(char.isdigit() for char in group)
 
 
 def _always(match: re.Match[str]) -> bool:
@@ -281,7 +402,7 @@ def _always(match: re.Match[str]) -> bool:
 _RULES: list[tuple[re.Pattern[str], str, Callable[[re.Match[str]], bool]]] = [
     *[(pattern, SECRET, _always) for pattern in _SECRET_PATTERNS],
     (_EMAIL, EMAIL, _email_ok),
-    (_RRN, RRN, _always),
+    (_RRN, RRN, _rrn_ok),
     (_CARD, CARD, _card_ok),
     (_IPV4, IP, _ipv4_ok),
     (_IPV6, IP, _ipv6_ok),

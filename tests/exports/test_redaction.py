@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exports.redaction import luhn_valid, redact_pii
+from exports.redaction import luhn_valid, redact_pii, rrn_checksum_valid
 
 REDACTED = [
     # Korean mobile numbers in their common spellings.
@@ -29,6 +29,14 @@ REDACTED = [
     ("+44 20 7946 0958", "[PHONE]"),
     ("+33 1 23 45 67 89", "[PHONE]"),
     ("+7 495 123-45-67", "[PHONE]"),
+    # Unseparated landlines (10-11 digits), 050X safe numbers and a bracketed +82.
+    ("0212345678", "[PHONE]"),
+    ("0311234567", "[PHONE]"),
+    ("03112345678", "[PHONE]"),
+    ("전화0212345678로", "전화[PHONE]로"),
+    ("0505-123-4567", "[PHONE]"),
+    ("(+82) 10-1234-5678", "[PHONE]"),
+    ("연락처 (+82) 10-1234-5678 입니다", "연락처 [PHONE] 입니다"),
     # Korean spellings with brackets and spaced hyphens.
     ("(010) 1234-5678", "[PHONE]"),
     ("02)123-4567", "[PHONE]"),
@@ -43,10 +51,21 @@ REDACTED = [
     ("메일은 kim.min-su+help@example.co.kr 입니다", "메일은 [EMAIL] 입니다"),
     ("메일은kim@naver.com으로 보내세요", "메일은[EMAIL]으로 보내세요"),
     ("ＫＩＭ＠ＥＸＡＭＰＬＥ．ＣＯＭ", "[EMAIL]"),
+    ("kim.minsu@example.co.kr", "[EMAIL]"),
+    ("dev+test@gmail.com", "[EMAIL]"),
+    ("홍길동님 이메일은 hong@naver.com입니다", "홍길동님 이메일은 [EMAIL]입니다"),
+    ("연락처 hong@naver.com(개인)", "연락처 [EMAIL](개인)"),
+    ("super@naver.com", "[EMAIL]"),
     # Resident registration numbers, with and without the hyphen.
     ("주민등록번호 900101-1234567", "주민등록번호 [RRN]"),
     ("주민번호는9001012234567이에요", "주민번호는[RRN]이에요"),
     ("０１０２０３－４１２３４５６", "[RRN]"),
+    ("주민등록번호: 900101 - 1234567", "주민등록번호: [RRN]"),
+    # Without a hyphen: a valid checksum, or a word naming the number (numbers issued
+    # since October 2020 need not pass the checksum).
+    ("9001011234568", "[RRN]"),
+    ("RRN: 2101014123456", "RRN: [RRN]"),
+    ("resident registration number 2101014123456", "resident registration number [RRN]"),
     # Card numbers that pass the Luhn check.
     ("카드 4111 1111 1111 1111", "카드 [CARD]"),
     ("4111-1111-1111-1111", "[CARD]"),
@@ -62,6 +81,9 @@ REDACTED = [
     ("admin@this.org", "[EMAIL]"),
     ("fe80::1ff:fe23:4567:890a", "[IP]"),
     ("2001:db8::1", "[IP]"),
+    ("fe80::1", "[IP]"),
+    ("::1", "[IP]"),
+    ("http://[::1]:8000", "http://[[IP]]:8000"),
     # Keys and bearer tokens.
     ("OPENAI_API_KEY=sk-proj-abcdefghijklmnop1234", "OPENAI_API_KEY=[SECRET]"),
     ("키는sk-ant-api03-abcdefghijklmnopqrstuv입니다", "키는[SECRET]입니다"),
@@ -112,17 +134,38 @@ KEPT = [
     "Chrome 1.0.0.0",
     "버전 2.0.0.1 배포",
     "Windows 10.0.19045.3693",
+    "4.7.2.0 버전",
+    "패치 1.2.3.4 적용",
+    "1.2.3.4 version",
     # Luhn-valid numbers that no card network issues (first digits, length).
     "order no. 1234567890128",
     "Date.now() returned 1732600000001",
     "tracking 8000000000000011",
     "invoice 7000123456789010",
+    # Thirteen digits without a hyphen that fail the resident registration checksum:
+    # millisecond timestamps and Korean EAN-13 barcodes.
+    '{"ts": 1704198583004}',
+    "EAN 8801234567893",
+    "8801234567893",
+    # Fractions whose digits start like a phone number.
+    "lr=0.01093745621",
+    "loss 3.0212345678",
     # "+" numbers without an assigned country code.
     "+10 20 30 40",
     "점수 +100 200 300",
     # Code.
     "y = x@self.weights",
     "out = h@cls.proj",
+    "q@k.transpose(-2, -1)",
+    "this@MainActivity.finish()",
+    "val context = this@MainActivity.applicationContext",
+    "return@forEach",
+    "background: url(logo@2x.png)",
+    "icon@3x.png",
+    "evens = arr[::2]",
+    "s[::3]",
+    "x[:, ::3]",
+    "x = np.arange(10)[1::2]",
 ]
 
 
@@ -140,6 +183,12 @@ def test_luhn():
     assert luhn_valid("4111111111111111")
     assert luhn_valid("378282246310005")
     assert not luhn_valid("4111111111111112")
+
+
+def test_rrn_checksum():
+    assert rrn_checksum_valid("9001011234568")
+    assert not rrn_checksum_valid("9001011234567")
+    assert not rrn_checksum_valid("1704198583004")
 
 
 KOREAN = st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3)
@@ -248,5 +297,24 @@ def test_redaction_never_lengthens_digit_free_text(text):
     assert len(redact_pii(text)) <= len(text) or "sk" in text.lower()
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 999), st.integers(2, 999))
+def test_python_slices_are_kept(start, step):
+    for text in (f"arr[::{step}]", f"arr[{start}::{step}]", f"x[:, ::{step}]"):
+        assert redact_pii(text) == text
+
+
 def test_phone_after_double_colon_is_a_phone_not_an_ipv6_address():
     assert redact_pii("::010-0000-0000") == "::[PHONE]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("010-0000-0000::1", "[PHONE]::1"),
+        ("RRN +82 10-0000-0000: 1704198583004", "RRN [PHONE]: 1704198583004"),
+    ],
+)
+def test_placeholders_do_not_change_a_second_pass(text, expected):
+    assert redact_pii(text) == expected
+    assert redact_pii(expected) == expected
