@@ -10,13 +10,13 @@ rubric as `json` (datasets 5 and later); in CSV and Parquet they are JSON string
 """
 
 import json
-import os
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+
+from exports.writers import StagedFile, text_stage
 
 CARD_NAME = "README.md"
 # Marks a card as written by an export: only such a README.md is ever replaced.
@@ -94,14 +94,21 @@ def dataset_card(
     *, schema: pa.Schema, file_format: str, files: dict[str, str], manifest: dict[str, Any]
 ) -> str | None:
     """The card's text for {split name: file name}; None when a split name is one
-    `datasets` refuses (it allows letters, digits, "_" and dots)."""
+    `datasets` refuses (it allows letters, digits, "_" and dots) or no split has rows.
+
+    Splits without rows are left out of the card's data files: `datasets` refuses to
+    load a split that "corresponds to no data", and with it the whole directory.
+    """
     if not all(HF_SPLIT_NAME.match(name) for name in files):
+        return None
+    loadable = {name: path for name, path in files.items() if manifest["rows"].get(name, 0)}
+    if not loadable:
         return None
     header = {
         "configs": [
             {
                 "config_name": "default",
-                "data_files": [{"split": name, "path": path} for name, path in files.items()],
+                "data_files": [{"split": name, "path": path} for name, path in loadable.items()],
             }
         ],
         "dataset_info": {"features": card_features(schema, file_format)},
@@ -128,20 +135,19 @@ def _ours(path: Path) -> bool:
         return False
 
 
-def card_write(text: str | None, directory: Path) -> Path | None:
-    """Write README.md in the directory atomically, or remove the card an earlier export
-    left when there is none to write; a README.md that is not one of ours is left
-    alone (and no card written)."""
+def card_stage(text: str, directory: Path) -> StagedFile | None:
+    """README.md for the directory, written in full under a temporary name (renamed into
+    place with the data); None when the README.md there is not one of ours, which is
+    left alone."""
     path = directory / CARD_NAME
     if not _ours(path):
         return None
-    if text is None:
+    return text_stage(text, path)
+
+
+def card_remove(directory: Path) -> None:
+    """Remove the card an earlier export left in the directory (never a README.md that
+    is not one of ours)."""
+    path = directory / CARD_NAME
+    if _ours(path):
         path.unlink(missing_ok=True)
-        return None
-    temp = directory / f".{CARD_NAME}.{uuid.uuid4().hex}.part"
-    try:
-        temp.write_text(text, "utf-8")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return path

@@ -3,13 +3,12 @@
 import datetime
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 from exports.schemas import SCHEMA_VERSION
 from exports.splits import Fractions
-from exports.writers import WrittenFile
+from exports.writers import StagedFile, WrittenFile, text_stage
 
 MANIFEST_NAME = "manifest.json"
 
@@ -62,13 +61,8 @@ def manifest_build(
     return manifest
 
 
-def manifest_write(manifest: dict[str, Any], directory: Path) -> Path:
-    """Write manifest.json into the directory, atomically."""
-    path = directory / MANIFEST_NAME
-    temp = directory / f".{MANIFEST_NAME}.{uuid.uuid4().hex}.part"
-    try:
-        temp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return path
+def manifest_stage(manifest: dict[str, Any], directory: Path) -> StagedFile:
+    """manifest.json for the directory, written in full under a temporary name: it is
+    renamed into place after the data files it describes."""
+    text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+    return text_stage(text, directory / MANIFEST_NAME)

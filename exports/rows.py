@@ -123,16 +123,23 @@ def _hashable(value: Any) -> Any:
 def _answers_by_question(
     annotations: list[dict[str, Any]], questions_by_version: QuestionsByVersion
 ) -> dict[str, tuple[str, list[Any]]]:
-    """{question key: (type, [answers])} over the given annotations, in rubric order."""
+    """{question key: (type, [answers])} over the given annotations, in rubric order.
+
+    A multiple-choice question counts every annotation whose rubric has it: an empty
+    selection ("none of these") is not stored, so a missing answer there is [].
+    """
     types = _question_types(questions_by_version)
     collected: dict[str, tuple[str, list[Any]]] = {}
     for annotation in annotations:
         questions = types.get(annotation.get("rubric_version"), {})
-        for key, value in (annotation.get("answers") or {}).items():
-            question = questions.get(key)
-            if question is None or value is None or value == "" or value == []:
-                continue
+        answers = annotation.get("answers") or {}
+        for key, question in questions.items():
             kind = question["type"]
+            value = answers.get(key)
+            if kind == "multi_choice" and value in (None, ""):
+                value = []
+            elif value is None or value == "" or value == []:
+                continue
             if key in collected and collected[key][0] != kind:
                 # The key changed type between rubric versions; keep the first meaning.
                 continue
@@ -154,8 +161,9 @@ def consensus(
     """The human annotators' consensus per question.
 
     Ratings: the mean. Yes/no, single choice and pairwise: the majority answer (None on
-    a tie). Multiple choice: the options chosen by more than half of those who answered.
-    Free text and corrected answers have no consensus and are left out.
+    a tie). Multiple choice: the options chosen by more than half of the annotators whose
+    rubric has the question, an empty selection included. Free text and corrected
+    answers have no consensus and are left out.
     """
     return _consensus_of(_answers_by_question(_human(annotations), questions_by_version))
 
@@ -234,13 +242,47 @@ def feedback_summary(feedback: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _pairwise_verdict(item: Item, questions_by_version: QuestionsByVersion) -> str | None:
-    """The human majority on the first pairwise question (A: the answer, B: the correction)."""
-    annotations = item.get("annotations") or []
-    for key, (kind, _) in _answers_by_question(_human(annotations), questions_by_version).items():
-        if kind == "pairwise":
-            return consensus(annotations, questions_by_version).get(key)
+@dataclass(frozen=True)
+class Correction:
+    """One reviewer's corrected answer and that reviewer's own pairwise verdict on it."""
+
+    text: str
+    # "a" (the original is better), "b" (the correction is), "tie", or None (not asked).
+    verdict: str | None
+
+
+def _own_verdict(
+    annotation: dict[str, Any], questions_by_version: QuestionsByVersion
+) -> str | None:
+    """The annotation's answer to the first pairwise question of its rubric that it
+    answered. A pairwise question compares the answer (A) with the annotator's own
+    corrected answer (B), never with someone else's."""
+    questions = _question_types(questions_by_version).get(annotation.get("rubric_version"), {})
+    answers = annotation.get("answers") or {}
+    for key, question in questions.items():
+        if question["type"] == "pairwise" and answers.get(key):
+            return answers[key]
     return None
+
+
+def corrections(item: Item, questions_by_version: QuestionsByVersion) -> list[Correction]:
+    """The human corrections that differ from the answer, each with its author's own
+    pairwise verdict, the least recently updated first."""
+    original = (item.get("answer") or "").strip()
+    written = [
+        annotation
+        for annotation in _human(item.get("annotations") or [])
+        if (annotation.get("corrected_answer") or "").strip() not in ("", original)
+    ]
+    # Stable: annotations updated at the same time keep their order.
+    written.sort(key=lambda annotation: str(annotation.get("updated_at") or ""))
+    return [
+        Correction(
+            text=annotation["corrected_answer"],
+            verdict=_own_verdict(annotation, questions_by_version),
+        )
+        for annotation in written
+    ]
 
 
 # --sft-min-rating is given on a 1-5 scale and moved onto each rating question's own
@@ -316,16 +358,19 @@ def approved_answer(
 ) -> str | None:
     """The assistant text an SFT row may end with, or None.
 
-    The corrected answer when there is one (unless the pairwise label prefers the
-    original). Else the original answer, if no label marks it as bad (an error chosen
-    by anyone, a model judge's rating below the bar) and either the reviewers' mean
-    reaches the bar (`min_rating` on a 1-5 scale, moved onto each question's scale) on
-    every rating question, or, with no reviewer ratings, end users voted it up and
-    nobody down. An answer rated bad never passes.
+    The latest corrected answer whose author did not rank it below the original (a
+    pairwise answer of "a"). Else the original answer, if no label marks it as bad (an
+    error chosen by anyone, a model judge's rating below the bar) and either the
+    reviewers' mean reaches the bar (`min_rating` on a 1-5 scale, moved onto each
+    question's scale) on every rating question, or, with no reviewer ratings, end users
+    voted it up and nobody down. An answer rated bad never passes: when it fails, the
+    latest correction is taken even though its author ranked it below the original.
     """
-    corrected = corrected_answer(item)
-    if corrected and _pairwise_verdict(item, questions_by_version) != "a":
-        return corrected
+    written = corrections(item, questions_by_version)
+    preferred = [correction.text for correction in written if correction.verdict != "a"]
+    if preferred:
+        return preferred[-1]
+    corrected = written[-1].text if written else ""
     annotations = item.get("annotations") or []
     if _negative_label(annotations, questions_by_version, min_rating):
         return corrected or None
@@ -340,21 +385,26 @@ def approved_answer(
     return corrected or None
 
 
-def preference_pair(item: Item, questions_by_version: QuestionsByVersion) -> tuple[str, str] | None:
-    """(chosen, rejected) from a correction, ordered by the pairwise label if any.
+def preference_pairs(item: Item, questions_by_version: QuestionsByVersion) -> list[tuple[str, str]]:
+    """(chosen, rejected) for each distinct human correction, paired with the answer.
 
-    The pairwise question compares A (the answer) with B (the corrected answer): "a"
-    prefers the original, "tie" yields no pair, "b" or no pairwise label the correction.
+    Each reviewer's pairwise answer compares A (the answer) with B (that reviewer's own
+    correction): "a" prefers the original, "tie" yields no pair, "b" or no pairwise
+    answer the correction. Reviewers who wrote the same text count as one pair, ordered
+    by the majority of their verdicts (no pair on a tie).
     """
-    corrected = corrected_answer(item)
-    if not corrected:
-        return None
-    verdict = _pairwise_verdict(item, questions_by_version)
-    if verdict == "tie":
-        return None
-    if verdict == "a":
-        return item["answer"], corrected
-    return corrected, item["answer"]
+    verdicts: dict[str, tuple[str, list[str]]] = {}
+    for correction in corrections(item, questions_by_version):
+        entry = verdicts.setdefault(correction.text.strip(), (correction.text, []))
+        entry[1].append(correction.verdict or "b")
+    pairs = []
+    for text, given in verdicts.values():
+        verdict = _majority(given)
+        if verdict == "b":
+            pairs.append((text, item["answer"]))
+        elif verdict == "a":
+            pairs.append((item["answer"], text))
+    return pairs
 
 
 def last_user_turn(history: list[dict[str, Any]]) -> str:
@@ -372,6 +422,21 @@ def _chat(history: list[dict[str, Any]]) -> list[dict[str, str]]:
         for message in history
         if message.get("role") in ("system", "user", "assistant")
     ]
+
+
+# OpenAI's chat fine-tuning trains on every assistant message unless its "weight" is 0.
+NOT_TRAINED = 0
+TRAINED = 1
+
+
+def _training_chat(history: list[dict[str, Any]], answer: str) -> list[dict[str, Any]]:
+    """The chat of an SFT row: the history, then the approved answer as the one message
+    trained on. Earlier assistant turns are context only (weight 0): they were never
+    approved, and may be answers that reviewers rated bad."""
+    return [
+        {**message, "weight": NOT_TRAINED} if message["role"] == "assistant" else message
+        for message in _chat(history)
+    ] + [{"role": "assistant", "content": answer, "weight": TRAINED}]
 
 
 def _contexts(contexts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -468,48 +533,72 @@ def eval_row(item: Item, questions_by_version: QuestionsByVersion, options: RowO
 def sft_row(
     item: Item, questions_by_version: QuestionsByVersion, options: RowOptions
 ) -> Row | None:
+    """{"messages": [...]} in OpenAI's chat fine-tuning format, ending with the approved
+    answer, or None when there is none. Assistant messages carry a "weight": 1 on the
+    final one, the training target, and 0 on earlier turns, which are only context
+    (fine-tuning would otherwise learn them too, bad answers included); system and
+    user messages have none."""
     answer = approved_answer(item, questions_by_version, options.sft_min_rating)
     if answer is None:
         return None
-    return {
-        "messages": [
-            *_chat(item.get("history") or []),
-            {"role": "assistant", "content": answer},
-        ]
-    }
+    return {"messages": _training_chat(item.get("history") or [], answer)}
 
 
-def preference_row(
+def preference_rows(
     item: Item, questions_by_version: QuestionsByVersion, options: RowOptions
-) -> Row | None:
-    pair = preference_pair(item, questions_by_version)
-    if pair is None:
-        return None
-    chosen, rejected = pair
+) -> list[Row]:
+    """One row per preference pair of the answer (see `preference_pairs`)."""
+    pairs = preference_pairs(item, questions_by_version)
+    if not pairs:
+        return []
     prompt = _chat(item.get("history") or [])
     if options.preference_format == "openai":
-        return {
-            "input": {"messages": prompt},
-            "preferred_output": [{"role": "assistant", "content": chosen}],
-            "non_preferred_output": [{"role": "assistant", "content": rejected}],
+        return [
+            {
+                "input": {"messages": prompt},
+                "preferred_output": [{"role": "assistant", "content": chosen}],
+                "non_preferred_output": [{"role": "assistant", "content": rejected}],
+            }
+            for chosen, rejected in pairs
+        ]
+    return [
+        {
+            "prompt": prompt,
+            "chosen": [{"role": "assistant", "content": chosen}],
+            "rejected": [{"role": "assistant", "content": rejected}],
         }
-    return {
-        "prompt": prompt,
-        "chosen": [{"role": "assistant", "content": chosen}],
-        "rejected": [{"role": "assistant", "content": rejected}],
-    }
+        for chosen, rejected in pairs
+    ]
 
 
-ROW_BUILDERS: dict[str, Callable[[Item, QuestionsByVersion, RowOptions], Row | None]] = {
-    "raw": raw_row,
-    "eval": eval_row,
-    "sft": sft_row,
-    "preference": preference_row,
+RowsBuilder = Callable[[Item, QuestionsByVersion, RowOptions], list[Row]]
+
+
+def _at_most_one(
+    build: Callable[[Item, QuestionsByVersion, RowOptions], Row | None],
+) -> RowsBuilder:
+    def rows(
+        item: Item, questions_by_version: QuestionsByVersion, options: RowOptions
+    ) -> list[Row]:
+        row = build(item, questions_by_version, options)
+        return [] if row is None else [row]
+
+    return rows
+
+
+# The rows each answer yields: one at most, but a preference pair per correction.
+ROW_BUILDERS: dict[str, RowsBuilder] = {
+    "raw": _at_most_one(raw_row),
+    "eval": _at_most_one(eval_row),
+    "sft": _at_most_one(sft_row),
+    "preference": preference_rows,
 }
 
 
 def item_redact(item: Item) -> Item:
-    """A copy of the item with PII redacted in every free-text field."""
+    """A copy of the item with PII redacted in every free-text field and in the
+    identifiers that people or their systems choose (end users, voters, annotators,
+    context ids and URLs): an e-mail address or a phone number is often the id."""
 
     def answers(values: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -517,8 +606,12 @@ def item_redact(item: Item) -> Item:
             for key, value in values.items()
         }
 
+    def identifier(value: Any) -> Any:
+        return redact_pii(str(value)) if value not in (None, "") else value
+
     return {
         **item,
+        "end_user": identifier(item.get("end_user")),
         "history": [
             {**message, "content": redact_pii(message.get("content") or "")}
             for message in item.get("history") or []
@@ -527,22 +620,29 @@ def item_redact(item: Item) -> Item:
         "contexts": [
             {
                 **context,
+                **{
+                    key: identifier(context[key])
+                    for key in ("id", "title", "url")
+                    if key in context
+                },
                 "text": redact_pii(str(context.get("text") or "")),
-                "title": redact_pii(context["title"])
-                if context.get("title")
-                else context.get("title"),
             }
             if isinstance(context, dict)
             else context
             for context in item.get("contexts") or []
         ],
         "feedback": [
-            {**vote, "comment": redact_pii(vote.get("comment") or "")}
+            {
+                **vote,
+                "user": identifier(vote.get("user")),
+                "comment": redact_pii(vote.get("comment") or ""),
+            }
             for vote in item.get("feedback") or []
         ],
         "annotations": [
             {
                 **annotation,
+                "annotator": identifier(annotation.get("annotator")),
                 "answers": answers(annotation.get("answers") or {}),
                 "corrected_answer": redact_pii(annotation.get("corrected_answer") or ""),
             }
@@ -559,12 +659,11 @@ def rows_build(
     options: RowOptions,
     redact: bool = False,
 ) -> Iterable[tuple[Item, Row]]:
-    """(item, row) for every item that yields a row of the kind."""
+    """(item, row) for every row of the kind that the items yield."""
     build = ROW_BUILDERS[kind]
     if not isinstance(questions_by_version, RubricIndex):
         questions_by_version = RubricIndex(questions_by_version)
     for item in items:
         source = item_redact(item) if redact else item
-        row = build(source, questions_by_version, options)
-        if row is not None:
+        for row in build(source, questions_by_version, options):
             yield item, row

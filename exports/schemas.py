@@ -10,10 +10,16 @@ import pyarrow as pa
 
 from exports.rows import RowOptions, columns_for
 
-SCHEMA_VERSION = 1
+# 2: SFT messages carry OpenAI's "weight"; a preference row per correction.
+SCHEMA_VERSION = 2
 JSON = {b"json": b"true"}
 
 CHAT_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+# An SFT message: "weight" 1 on the answer trained on, 0 on earlier assistant turns,
+# null on system and user messages (OpenAI allows it on assistant messages only).
+TRAINING_MESSAGE = pa.struct(
+    [("role", pa.string()), ("content", pa.string()), ("weight", pa.int64())]
+)
 CONTEXT = pa.struct(
     [
         ("id", pa.string()),
@@ -80,7 +86,7 @@ _FIELDS: dict[str, pa.Field] = {
         pa.field("retrieved_contexts", pa.list_(pa.string())),
         pa.field("reference", pa.string()),
         pa.field("labels", pa.string(), metadata=JSON),
-        pa.field("messages", pa.list_(CHAT_MESSAGE)),
+        pa.field("messages", pa.list_(TRAINING_MESSAGE)),
         pa.field("prompt", pa.list_(CHAT_MESSAGE)),
         pa.field("chosen", pa.list_(CHAT_MESSAGE)),
         pa.field("rejected", pa.list_(CHAT_MESSAGE)),
@@ -95,5 +101,8 @@ def schema_for(kind: str, options: RowOptions) -> pa.Schema:
     """The Arrow schema of a kind's rows, columns in row order."""
     return pa.schema(
         [_FIELDS[name] for name in columns_for(kind, options)],
-        metadata={b"feedback_site.kind": kind.encode(), b"schema_version": b"1"},
+        metadata={
+            b"feedback_site.kind": kind.encode(),
+            b"schema_version": str(SCHEMA_VERSION).encode(),
+        },
     )

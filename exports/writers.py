@@ -1,9 +1,10 @@
 """Streaming file writers for JSONL, CSV and Parquet.
 
-Each writer writes to a hidden temporary file in the target directory and renames
-it over the target only on commit, so a failed or interrupted export never leaves
-a partial file under the real name. Rows arrive in batches; memory holds one batch
-(one row group for Parquet).
+Each writer writes to a hidden temporary file in the target directory, which is
+closed (the last rows reach the disk) and only then renamed over the target, so a
+failed or interrupted export never leaves a partial file under the real name. An
+export of several files closes all of them before renaming any. Rows arrive in
+batches; memory holds one batch (one row group for Parquet).
 """
 
 import contextlib
@@ -50,15 +51,45 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def temporary_path(path: Path) -> Path:
+    """A hidden name beside `path` for the file until it is complete."""
+    return path.parent / f".{path.name}.{uuid.uuid4().hex}.part"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A complete file under a temporary name, waiting to be renamed over its target."""
+
+    temp_path: Path
+    path: Path
+
+    def publish(self) -> None:
+        os.replace(self.temp_path, self.path)
+
+    def discard(self) -> None:
+        self.temp_path.unlink(missing_ok=True)
+
+
+def text_stage(text: str, path: Path) -> StagedFile:
+    """The text written in full (UTF-8) under a temporary name beside `path`."""
+    staged = StagedFile(temp_path=temporary_path(path), path=path)
+    try:
+        staged.temp_path.write_text(text, "utf-8")
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
 class DatasetWriter:
-    """Base: the temporary file, the rename on commit and the cleanup on abort."""
+    """Base: the temporary file, closed then renamed into place, or removed on abort."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
         self.schema = schema
         self.columns = schema.names
         self.rows = 0
-        self.temp_path = path.parent / f".{path.name}.{uuid.uuid4().hex}.part"
+        self.temp_path = temporary_path(path)
         self._closed = False
         self._open()
 
@@ -76,16 +107,26 @@ class DatasetWriter:
             self._write(rows)
             self.rows += len(rows)
 
-    def commit(self) -> WrittenFile:
+    def close(self) -> WrittenFile:
+        """Finish the temporary file (a full disk fails here, the last rows being
+        written now) and describe it as it will be under its real name."""
         self._close()
         self._closed = True
-        os.replace(self.temp_path, self.path)
         return WrittenFile(
             path=self.path,
             rows=self.rows,
-            bytes=self.path.stat().st_size,
-            sha256=file_sha256(self.path),
+            bytes=self.temp_path.stat().st_size,
+            sha256=file_sha256(self.temp_path),
         )
+
+    def publish(self) -> None:
+        """Rename the closed temporary file over the target."""
+        os.replace(self.temp_path, self.path)
+
+    def commit(self) -> WrittenFile:
+        written = self.close()
+        self.publish()
+        return written
 
     def abort(self) -> None:
         if not self._closed:

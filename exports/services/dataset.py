@@ -12,14 +12,14 @@ from django.utils import timezone
 
 from annotations.errors import InvalidInput
 from annotations.models import Project, Queue
-from exports.cards import card_write, dataset_card
-from exports.manifests import MANIFEST_NAME, manifest_build, manifest_write
+from exports.cards import card_remove, card_stage, dataset_card
+from exports.manifests import MANIFEST_NAME, manifest_build, manifest_stage
 from exports.options import ExportOptions
 from exports.rows import rows_build
 from exports.schemas import schema_for
 from exports.selectors import export_items, rubric_questions
 from exports.splits import split_for
-from exports.writers import EXTENSIONS, DatasetWriter, WrittenFile, writer_open
+from exports.writers import EXTENSIONS, DatasetWriter, StagedFile, WrittenFile, writer_open
 
 ALL = "all"
 # Progress(items read, rows written so far).
@@ -105,19 +105,29 @@ def dataset_export(
 ) -> dict[str, Any]:
     """Write the export's data file(s) and manifest.json; returns the manifest.
 
-    Rows stream page by page into per-split writers that write temporary files; they
-    are renamed into place only when every row is written. On any error every
-    temporary file is removed (and the split directory, if this call created it).
+    Rows stream page by page into per-split writers that write temporary files. When
+    every row is written, every file is closed and the manifest (and a split export's
+    dataset card) written under temporary names too; only then is anything renamed
+    into place, the manifest last. On any error before that every temporary file is
+    removed (and the split directory, if this call created it), and what an earlier
+    export left stays as it was.
     """
     export_queue_check(project=project, options=options)
     output = Path(output)
     directory, paths = export_paths(output=output, options=options)
     if not options.split and output.is_dir():
         raise ExportPathError(f"{output} is a directory; give a file name (or use --split)")
+    # Compared without case: on macOS and Windows the names are the same file.
+    if not options.split and output.name.casefold() == MANIFEST_NAME.casefold():
+        raise ExportPathError(
+            f"{output.name} is the name of the manifest written beside the data; "
+            "give the data file another name"
+        )
     created = _prepare_directory(directory, create=create_directories or bool(options.split))
     schema = schema_for(options.kind, options.row_options)
     questions = rubric_questions(project=project)
     writers: dict[str, DatasetWriter] = {}
+    staged: list[StagedFile] = []
     rubric_versions: set[int] = set()
     try:
         for name, path in paths.items():
@@ -153,9 +163,9 @@ def dataset_export(
                 items_read += len(page)
                 if progress is not None:
                     progress(items_read, rows_written)
-        written: dict[str, WrittenFile] = {
-            name: writer.commit() for name, writer in writers.items()
-        }
+        # Every file complete before any replaces what an earlier export left: a full
+        # disk closing the last split must not leave the first one new and the rest old.
+        written: dict[str, WrittenFile] = {name: writer.close() for name, writer in writers.items()}
         manifest = manifest_build(
             project=project.slug,
             kind=options.kind,
@@ -173,26 +183,38 @@ def dataset_export(
             base=directory,
             created_at=timezone.now(),
         )
+        card = None
         if options.split:
-            # The directory is the export's own: the files an earlier export listed
-            # there and this one did not write go, and a dataset card goes beside
-            # the data.
-            written_names = {path.name for path in paths.values()}
-            extension = EXTENSIONS[options.file_format]
-            for stale in _files_of_earlier_split_export(directory, extension) - written_names:
-                (directory / stale).unlink(missing_ok=True)
+            # A dataset card goes beside the data of a split export.
             card = dataset_card(
                 schema=schema,
                 file_format=options.file_format,
                 files={name: path.name for name, path in paths.items()},
                 manifest=manifest,
             )
-            card_write(card, directory)
-        manifest_write(manifest, directory)
+            if card is not None and (staged_card := card_stage(card, directory)) is not None:
+                staged.append(staged_card)
+        staged.append(manifest_stage(manifest, directory))
+        for writer in writers.values():
+            writer.publish()
+        if options.split:
+            # The directory is the export's own: the files an earlier export listed
+            # there and this one did not write go, and so does its card when this
+            # export has none.
+            written_names = {path.name for path in paths.values()}
+            extension = EXTENSIONS[options.file_format]
+            for stale in _files_of_earlier_split_export(directory, extension) - written_names:
+                (directory / stale).unlink(missing_ok=True)
+            if card is None:
+                card_remove(directory)
+        for staged_file in staged:
+            staged_file.publish()
         return manifest
     except BaseException:
         for writer in writers.values():
             writer.abort()
+        for staged_file in staged:
+            staged_file.discard()
         if created:
             # Only when empty: another export may have written there meanwhile.
             with contextlib.suppress(OSError):

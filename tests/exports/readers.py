@@ -11,6 +11,9 @@ import pyarrow.parquet as pq
 from exports.rows import RowOptions
 from exports.schemas import JSON, schema_for
 
+# Struct fields that rows leave out where they do not apply, and Parquet holds as null.
+OMITTED_WHEN_NULL = {"weight"}
+
 
 def _decode_json_fields(value: Any, field: pa.Field) -> Any:
     if value is None:
@@ -20,7 +23,11 @@ def _decode_json_fields(value: Any, field: pa.Field) -> Any:
     if pa.types.is_list(field.type):
         return [_decode_json_fields(element, field.type.value_field) for element in value]
     if pa.types.is_struct(field.type):
-        return {child.name: _decode_json_fields(value[child.name], child) for child in field.type}
+        return {
+            child.name: _decode_json_fields(value[child.name], child)
+            for child in field.type
+            if not (child.name in OMITTED_WHEN_NULL and value[child.name] is None)
+        }
     return value
 
 

@@ -1,5 +1,6 @@
 """The export_dataset command: every kind in every format, filters, splits, redaction."""
 
+import errno
 import hashlib
 import json
 from io import StringIO
@@ -8,13 +9,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from annotations.services.annotations import annotation_submit
 from exports.rows import RowOptions
 from exports.selectors import export_items
-from tests.exports.conftest import CORRECTED, PAIRWISE_CORRECTION, SYSTEM
+from exports.writers import JsonlWriter
+from tests.exports.conftest import CORRECTED, FINE, PAIRWISE_CORRECTION, SYSTEM
 from tests.exports.readers import read_rows
 from tests.factories import ConversationFactory, FeedbackFactory, MessageFactory
 
@@ -38,7 +42,12 @@ def export(tmp_path, kind, file_format="jsonl", name=None, *args):
 
 EXPECTED = {
     "raw": [
-        ("c1", "m3", "", {"correctness": 4.5, "groundedness": 4.0, "helpfulness": 4.5}),
+        (
+            "c1",
+            "m3",
+            "",
+            {"correctness": 4.5, "groundedness": 4.0, "helpfulness": 4.5, "errors": []},
+        ),
         (
             "c2",
             "m2",
@@ -56,7 +65,13 @@ EXPECTED = {
             "c5",
             "m2",
             PAIRWISE_CORRECTION,
-            {"correctness": 4.0, "groundedness": 4.0, "helpfulness": 4.0, "preference": "a"},
+            {
+                "correctness": 4.0,
+                "groundedness": 4.0,
+                "helpfulness": 4.0,
+                "errors": [],
+                "preference": "a",
+            },
         ),
     ],
     "eval": [
@@ -143,7 +158,8 @@ def test_raw_rows_carry_votes_annotations_and_agreement(labeled, tmp_path):
         ("alice", "human", 1),
         ("bob", "human", 1),
     ]
-    assert first["agreement"] == 0.6667
+    # Correctness and helpfulness split 5/4, groundedness and errors (none) agreed.
+    assert first["agreement"] == 0.75
     assert (first["model"], first["prompt_name"], first["prompt_version"]) == (
         "gpt-4o-mini",
         "devot-rag",
@@ -183,7 +199,7 @@ def test_manifest_describes_the_files(labeled, tmp_path):
 
     assert manifest["kind"] == "raw"
     assert manifest["format"] == "parquet"
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
     assert manifest["filters"] == {"model": "gpt-4o-mini"}
     assert manifest["rows"] == {"all": 4}
     assert manifest["rubric_versions"] == [1, 2]
@@ -240,6 +256,7 @@ def test_hugging_face_datasets_loads_the_files(labeled, tmp_path, file_format):
         assert sft_set[0]["messages"][-1] == {
             "role": "assistant",
             "content": "브로커 URL을 확인하세요: `CELERY_BROKER_URL`.",
+            "weight": 1,
         }
         assert pairs[0]["chosen"] == [{"role": "assistant", "content": CORRECTED}]
     else:
@@ -288,6 +305,68 @@ def test_redact_pii_covers_history_labels_and_comments(labeled, tmp_path):
     assert second["annotations"][0]["answers"]["note"] == "mail [EMAIL]"
     assert "010-1234-5678" not in output.read_text("utf-8")
     assert "kim@example.com" not in output.read_text("utf-8")
+
+
+def test_redact_pii_covers_identifiers_people_choose(labeled, tmp_path):
+    conversation = ConversationFactory(
+        project=labeled.project, external_id="c9", end_user="kim.minsu@example.com"
+    )
+    MessageFactory(conversation=conversation, role="user", position=0, content="hi")
+    answer = MessageFactory(
+        conversation=conversation,
+        position=1,
+        contexts=[
+            {
+                "id": "lee@example.com",
+                "url": "https://crm.example.com/u?email=lee@example.com&phone=010-1234-5678",
+                "text": "t",
+            }
+        ],
+    )
+    FeedbackFactory(message=answer, end_user="010-9876-5432", rating="up")
+
+    output = export(tmp_path, "raw", "jsonl", None, "--redact-pii")
+
+    row = next(row for row in read_rows(output, "jsonl", "raw") if row["conversation_id"] == "c9")
+    assert row["end_user"] == "[EMAIL]"
+    assert row["votes"][0]["user"] == "[PHONE]"
+    assert (row["contexts"][0]["id"], row["contexts"][0]["url"]) == (
+        "[EMAIL]",
+        "https://crm.example.com/u?email=[EMAIL]&phone=[PHONE]",
+    )
+    text = output.read_text("utf-8")
+    assert "example.com/u?email=lee" not in text
+    assert "kim.minsu@" not in text
+
+
+def test_a_preference_export_pairs_each_reviewer_s_correction_by_their_own_verdict(
+    labeled, tmp_path
+):
+    conversation = ConversationFactory(project=labeled.project, external_id="c7")
+    MessageFactory(conversation=conversation, role="user", position=0, content="Why?")
+    answer = MessageFactory(conversation=conversation, position=1, content="Original.")
+    for name, correction, verdict in (
+        ("carol", "Carol's fix.", "b"),
+        ("dave", "Dave's worse one.", "a"),
+    ):
+        annotation_submit(
+            message=answer,
+            reviewer=get_user_model().objects.create(username=name),
+            answers={**FINE, "corrected_answer": correction, "preference": verdict},
+            rubric=labeled.rubric_v2,
+        )
+
+    rows = read_rows(export(tmp_path, "preference"), "jsonl", "preference")
+
+    assert [
+        (row["chosen"][0]["content"], row["rejected"][0]["content"])
+        for row in rows
+        if row["prompt"][-1]["content"] == "Why?"
+    ] == [("Carol's fix.", "Original."), ("Original.", "Dave's worse one.")]
+    sft = read_rows(export(tmp_path, "sft"), "jsonl", "sft")
+    assert [
+        row["messages"][-1]["content"] for row in sft if row["messages"][0]["content"] == "Why?"
+    ] == ["Carol's fix."]
 
 
 def _add_conversations(project, prefix, count):
@@ -396,6 +475,52 @@ def test_bad_arguments_fail_with_a_clear_message(labeled, tmp_path, arguments, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_output_named_like_the_manifest_is_refused(labeled, tmp_path):
+    """The manifest goes beside the data: a data file of that name would be replaced."""
+    earlier = export(tmp_path, "raw", "jsonl")
+    manifest = (tmp_path / "manifest.json").read_bytes()
+
+    with pytest.raises(CommandError, match=r"manifest\.json is the name of the manifest"):
+        export(tmp_path, "sft", "jsonl", "manifest.json")
+
+    assert (tmp_path / "manifest.json").read_bytes() == manifest
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["manifest.json", earlier.name]
+
+
+def _full_disk_closing(monkeypatch, name):
+    """Closing the writer of the file `name` fails as a full disk would."""
+    close = JsonlWriter._close
+
+    def full(self):
+        close(self)
+        if self.path.name == name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(JsonlWriter, "_close", full)
+
+
+def test_a_full_disk_closing_a_later_split_leaves_the_earlier_export_whole(
+    labeled, tmp_path, monkeypatch
+):
+    directory = export(tmp_path, "raw", "jsonl", "splits", "--split=train=0.5,test=0.5")
+    before = {path.name: path.read_bytes() for path in directory.iterdir()}
+    _full_disk_closing(monkeypatch, "test.jsonl")
+
+    with pytest.raises(CommandError, match="Cannot write the export: No space left on device"):
+        export(tmp_path, "raw", "jsonl", "splits", "--split=train=0.5,test=0.5", "--redact-pii")
+
+    assert {path.name: path.read_bytes() for path in directory.iterdir()} == before
+
+
+def test_a_full_disk_fails_a_single_file_export_cleanly(labeled, tmp_path, monkeypatch):
+    _full_disk_closing(monkeypatch, "raw.jsonl")
+
+    with pytest.raises(CommandError, match="Cannot write the export: No space left on device"):
+        export(tmp_path, "raw", "jsonl")
+
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_kind_or_format_is_refused(labeled, tmp_path):
     with pytest.raises(CommandError, match="invalid choice"):
         call_command(
@@ -485,6 +610,23 @@ def test_a_split_export_carries_a_dataset_card_with_its_types(labeled, tmp_path,
     labels = rows[0]["labels"]
     labels = json.loads(labels) if isinstance(labels, str) else labels
     assert labels["correctness"] == 4.5
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_a_split_without_rows_is_left_out_of_the_card(labeled, tmp_path, file_format):
+    """`datasets` refuses to load a directory whose card lists a split with no data."""
+    from datasets import load_dataset
+
+    directory = export(
+        tmp_path, "eval", file_format, "small", "--split=train=0.98,test=0.01,validation=0.01"
+    )
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["rows"] == {"train": 4, "test": 1, "validation": 0}
+
+    dataset = load_dataset(str(directory), cache_dir=str(tmp_path / "hf"))
+
+    assert {name: dataset[name].num_rows for name in dataset} == {"train": 4, "test": 1}
+    assert (directory / f"validation.{file_format}").is_file()
 
 
 def test_the_raw_jsonl_card_types_the_rubric_answers_as_json(labeled, tmp_path):

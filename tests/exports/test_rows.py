@@ -9,7 +9,7 @@ from exports.rows import (
     consensus,
     eval_row,
     item_redact,
-    preference_row,
+    preference_rows,
     raw_row,
     sft_row,
 )
@@ -90,14 +90,39 @@ def test_consensus_is_the_mean_of_ratings_and_the_majority_of_choices():
 def test_consensus_leaves_out_text_and_unknown_questions():
     labels = [label("a", {"note": "hm", "corrected_answer": "x", "gone": 3, "helpfulness": 3})]
 
-    assert consensus(labels, QUESTIONS) == {"helpfulness": 3.0}
+    assert consensus(labels, QUESTIONS) == {"helpfulness": 3.0, "errors": []}
+
+
+def test_multiple_choice_counts_the_reviewers_who_chose_none():
+    """An empty selection is not stored; it still counts against the options."""
+    fine = {"correctness": 5, "groundedness": 5, "helpfulness": 5}
+    labels = [
+        label("a", fine),
+        label("b", fine),
+        label("c", {"correctness": 4, "errors": ["tone"]}),
+        label("judge", {"errors": []}, source="model"),
+    ]
+
+    assert consensus(labels, QUESTIONS)["errors"] == []
+    assert consensus(labels[1:], QUESTIONS)["errors"] == []  # one of two: not a majority
+    assert consensus(labels[2:], QUESTIONS)["errors"] == ["tone"]
+    # errors: 2 of 3 agree on none; correctness 2 of 3 on 5; the others all agree.
+    assert agreement(labels[:3], QUESTIONS) == round((2 / 3 + 2 / 3 + 1 + 1) / 4, 4)
+
+
+def test_multiple_choice_leaves_out_reviewers_whose_rubric_lacks_the_question():
+    questions = {**QUESTIONS, 3: [{"key": "correctness", "type": "rating"}]}
+    labels = [label("a", {"errors": ["tone"]}), label("b", {"correctness": 4}, version=3)]
+
+    assert consensus(labels, questions) == {"errors": ["tone"], "correctness": 4.0}
 
 
 def test_agreement_is_the_share_agreeing_with_the_most_common_answer():
     labels = [label("a", {"correctness": 5}), label("b", {"correctness": 5})]
     labels.append(label("c", {"correctness": 3}))
 
-    assert agreement(labels, QUESTIONS) == 0.6667
+    # Correctness: 2 of 3 give 5; errors: all 3 chose none.
+    assert agreement(labels, QUESTIONS) == round((2 / 3 + 1) / 2, 4)
     assert agreement(labels[:1], QUESTIONS) is None
 
 
@@ -124,7 +149,7 @@ def test_raw_row_has_every_column_in_order():
     assert row["contexts"] == [
         {"id": "doc-1", "title": None, "url": None, "text": "Celery needs a broker.", "score": 0.9}
     ]
-    assert row["consensus"] == {"correctness": 2.0}
+    assert row["consensus"] == {"correctness": 2.0, "errors": []}
     assert row["corrected_answer"] == "고친 답"
     assert row["gold_label"] is None
 
@@ -140,7 +165,7 @@ def test_eval_row_uses_the_names_evaluation_tools_read():
     assert row["response"] == "브로커를 확인하세요."
     assert row["retrieved_contexts"] == ["Celery needs a broker."]
     assert row["reference"] == "더 나은 답"
-    assert row["labels"] == {"correctness": 4.0}
+    assert row["labels"] == {"correctness": 4.0, "errors": []}
     assert len(row["history"]) == 5
 
 
@@ -153,11 +178,35 @@ def test_sft_row_ends_with_an_approved_answer_and_drops_tool_turns():
         "messages": [
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": "첫 질문"},
-            {"role": "assistant", "content": "첫 답"},
+            {"role": "assistant", "content": "첫 답", "weight": 0},
             {"role": "user", "content": "Celery 워커가 안 돌아요"},
-            {"role": "assistant", "content": "브로커를 확인하세요."},
+            {"role": "assistant", "content": "브로커를 확인하세요.", "weight": 1},
         ]
     }
+
+
+def test_sft_trains_only_on_the_approved_answer_not_earlier_turns_rated_bad():
+    """OpenAI trains on every assistant message unless its weight is 0."""
+    wrong = "Use pip freeze > /etc/passwd"
+    history = [
+        {"role": "user", "content": "How do I pin a dependency?"},
+        {"role": "assistant", "content": wrong},
+        {"role": "user", "content": "And with poetry?"},
+    ]
+    good = {"correctness": 5, "groundedness": 5, "helpfulness": 5}
+
+    row = sft_row(
+        item(history=history, answer="poetry add pkg@^1.2", annotations=[label("a", good)]),
+        QUESTIONS,
+        RowOptions(),
+    )
+
+    assert row["messages"] == [
+        {"role": "user", "content": "How do I pin a dependency?"},
+        {"role": "assistant", "content": wrong, "weight": 0},
+        {"role": "user", "content": "And with poetry?"},
+        {"role": "assistant", "content": "poetry add pkg@^1.2", "weight": 1},
+    ]
 
 
 def test_sft_never_uses_an_answer_rated_below_the_bar():
@@ -225,13 +274,55 @@ def test_sft_prefers_the_corrected_answer():
     assert sft_row(corrected, QUESTIONS, RowOptions())["messages"][-1] == {
         "role": "assistant",
         "content": "Fixed.",
+        "weight": 1,
     }
+
+
+def _two_reviewers_disagreeing():
+    """Alice's correction, which she prefers to the answer; Bob's later one, which he
+    ranks below it."""
+    return item(
+        answer="Original.",
+        annotations=[
+            label("alice", {"preference": "b"}, 2, corrected="Alice's fix.", updated="2026-01-01"),
+            label("bob", {"preference": "a"}, 2, corrected="Bob's worse.", updated="2026-01-02"),
+        ],
+    )
+
+
+def test_each_reviewer_s_correction_is_paired_by_that_reviewer_s_own_verdict():
+    rows = preference_rows(_two_reviewers_disagreeing(), QUESTIONS, RowOptions())
+
+    assert [(row["chosen"][0]["content"], row["rejected"][0]["content"]) for row in rows] == [
+        ("Alice's fix.", "Original."),
+        ("Original.", "Bob's worse."),
+    ]
+
+
+def test_sft_takes_the_latest_correction_its_author_did_not_rank_below_the_answer():
+    row = sft_row(_two_reviewers_disagreeing(), QUESTIONS, RowOptions())
+
+    assert row["messages"][-1]["content"] == "Alice's fix."
+
+
+def test_the_same_correction_from_two_reviewers_gives_one_pair_by_their_majority():
+    def same(*verdicts):
+        labels = [
+            label(name, {"preference": verdict}, 2, corrected="Same fix.")
+            for name, verdict in zip(("a", "b", "c"), verdicts, strict=False)
+        ]
+        rows = preference_rows(item(annotations=labels), QUESTIONS, RowOptions())
+        return [(row["chosen"][0]["content"], row["rejected"][0]["content"]) for row in rows]
+
+    assert same("b", "b") == [("Same fix.", "브로커를 확인하세요.")]
+    assert same("a", "a", "b") == [("브로커를 확인하세요.", "Same fix.")]
+    assert same("a", "b") == []
 
 
 def test_preference_pairs_the_correction_with_the_original():
     corrected = item(annotations=[label("a", {"correctness": 1}, corrected="Fixed.")])
 
-    row = preference_row(corrected, QUESTIONS, RowOptions())
+    [row] = preference_rows(corrected, QUESTIONS, RowOptions())
 
     assert row["chosen"] == [{"role": "assistant", "content": "Fixed."}]
     assert row["rejected"] == [{"role": "assistant", "content": "브로커를 확인하세요."}]
@@ -244,17 +335,17 @@ def test_pairwise_label_orders_the_pair_and_a_tie_gives_none():
     )
     tie = item(annotations=[label("a", {"preference": "tie"}, version=2, corrected="Shorter.")])
 
-    row = preference_row(prefers_original, QUESTIONS, RowOptions())
+    [row] = preference_rows(prefers_original, QUESTIONS, RowOptions())
 
     assert row["chosen"][0]["content"] == "브로커를 확인하세요."
     assert row["rejected"][0]["content"] == "Shorter."
-    assert preference_row(tie, QUESTIONS, RowOptions()) is None
+    assert preference_rows(tie, QUESTIONS, RowOptions()) == []
 
 
 def test_openai_preference_shape():
     corrected = item(annotations=[label("a", {}, corrected="Fixed.")])
 
-    row = preference_row(corrected, QUESTIONS, RowOptions(preference_format="openai"))
+    [row] = preference_rows(corrected, QUESTIONS, RowOptions(preference_format="openai"))
 
     assert set(row) == {"input", "preferred_output", "non_preferred_output"}
     assert row["input"]["messages"][0] == {"role": "system", "content": "Be brief."}
@@ -264,8 +355,8 @@ def test_openai_preference_shape():
 def test_no_preference_without_a_correction_and_none_from_a_model_correction():
     model_fix = item(annotations=[label("judge", {}, source="model", corrected="Judge's.")])
 
-    assert preference_row(item(), QUESTIONS, RowOptions()) is None
-    assert preference_row(model_fix, QUESTIONS, RowOptions()) is None
+    assert preference_rows(item(), QUESTIONS, RowOptions()) == []
+    assert preference_rows(model_fix, QUESTIONS, RowOptions()) == []
 
 
 def test_latest_correction_wins():
@@ -297,3 +388,29 @@ def test_item_redact_covers_every_text_field():
     assert clean["annotations"][0]["answers"] == {"note": "[PHONE]"}
     assert clean["annotations"][0]["corrected_answer"] == "[RRN]"
     assert dirty["answer"] == "메일 kim@example.com"
+
+
+def test_item_redact_covers_identifiers_that_people_choose():
+    dirty = item(
+        end_user="kim.minsu@example.com",
+        contexts=[
+            {
+                "id": "lee@example.com",
+                "url": "https://crm.example.com/u?email=lee@example.com&phone=010-1234-5678",
+                "text": "t",
+            }
+        ],
+        feedback=[{"user": "010-9876-5432", "rating": "up", "comment": ""}],
+        annotations=[label("park@example.com", {})],
+    )
+
+    clean = item_redact(dirty)
+
+    assert clean["end_user"] == "[EMAIL]"
+    assert clean["contexts"][0]["id"] == "[EMAIL]"
+    assert clean["contexts"][0]["url"] == "https://crm.example.com/u?email=[EMAIL]&phone=[PHONE]"
+    assert clean["feedback"][0]["user"] == "[PHONE]"
+    assert clean["annotations"][0]["annotator"] == "[EMAIL]"
+    # Plain ids stay as they are.
+    assert item_redact(item())["end_user"] == "u-42"
+    assert item_redact(item())["contexts"][0]["id"] == "doc-1"

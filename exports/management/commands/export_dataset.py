@@ -116,6 +116,12 @@ class Command(BaseCommand):
             )
         except ExportPathError as error:
             raise CommandError(f"Cannot write the export: {error}.") from None
+        except OSError as error:
+            # A full disk, a quota, an I/O error: the export removed its partial files.
+            where = f" ({error.filename})" if error.filename else ""
+            raise CommandError(
+                f"Cannot write the export: {error.strerror or error}{where}."
+            ) from None
         except DomainError as error:
             raise CommandError(error.message) from None
         finally:
