@@ -312,3 +312,26 @@ def test_tabs_sharing_the_queue_send_a_queued_vote_once(page, site):
     page.wait_for_timeout(1500)
     assert len(posts) == 5
     assert queued(page) == []
+
+
+def test_an_accepted_vote_is_shown_after_a_reload_and_a_withdrawal_too(page, site):
+    url = site["allowed"].add("/chat", host_page(site["url"], ANSWER))
+    other = ANSWER.replace('data-feedback-user="u-42"', 'data-feedback-user="u-43"')
+    other_url = site["allowed"].add("/chat2", host_page(site["url"], other))
+    page.goto(url)
+
+    widget_button(page, "Bad answer").click()
+    wait_for(lambda: Feedback.objects.filter(rating="down").exists())
+    page.wait_for_function(f"() => !localStorage.getItem('feedback-widget:queue:{PUBLIC_KEY}')")
+    page.reload()
+    assert widget_button(page, "Bad answer").get_attribute("aria-pressed") == "true"
+    # Another user of the same browser on the same answer has no vote yet.
+    page.goto(other_url)
+    assert widget_button(page, "Bad answer").get_attribute("aria-pressed") == "false"
+
+    page.goto(url)
+    widget_button(page, "Bad answer").click()
+    wait_for(lambda: not Feedback.objects.exists())
+    page.reload()
+
+    assert widget_button(page, "Bad answer").get_attribute("aria-pressed") == "false"

@@ -1,8 +1,4 @@
-/*
- * Thumbs up/down feedback widget for chatbot answers.
- * <script src=".../feedback-widget.js" data-project-key="pk_..." defer></script>, then mark answers with
- * data-feedback-conversation + data-feedback-message, or call FeedbackWidget.attach(el, {...}).
- */
+/* Thumbs up/down feedback widget for chatbot answers: see the README. */
 (function () {
   "use strict";
   // Loaded twice: keep the first copy.
@@ -72,7 +68,6 @@
     return Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  // currentScript is set only while the script first runs.
   const script =
     document.currentScript ||
     Array.from(document.querySelectorAll('script[src*="feedback-widget.js"]')).pop() ||
@@ -130,7 +125,6 @@
     }
   }
 
-  // One config request per page, shared by all widgets.
   let configPromise = null;
   function getReasons() {
     if (config.reasons) return Promise.resolve(config.reasons);
@@ -327,7 +321,21 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
 
   const widgets = new Map(); // "conversation\nmessage" -> Widget
   const byElement = new WeakMap();
-  const ratings = new Map();
+  // Each answer's vote by this user, kept across reloads (the latest 200).
+  const votesKey = () => PREFIX + "votes:" + config.projectKey;
+  function votes() {
+    try {
+      return JSON.parse(load(votesKey())) || {};
+    } catch {
+      return {};
+    }
+  }
+  function remember(k, rating) {
+    const v = votes();
+    delete v[k];
+    if (rating) v[k] = rating;
+    save(votesKey(), JSON.stringify(Object.fromEntries(Object.entries(v).slice(-200))));
+  }
 
   class Widget {
     constructor(el, conversation, message, opts) {
@@ -386,14 +394,13 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
       this.wrap.addEventListener("focusin", getReasons, { once: true });
 
       // Show a vote still queued (from before a reload).
-      const user = this.user || config.user || anonId();
-      const body = { conversation, message, user };
+      const body = { conversation, message, user: this.who() };
       const pending = readQueue().find((i) => sameTarget(i.body, body));
       if (pending) {
         this.rating = pending.method === "DELETE" ? null : pending.body.rating;
         this.lastId = pending.id;
       } else {
-        this.rating = ratings.get(this.key) || null;
+        this.rating = votes()[this.vkey()] || null;
         this.confirmed = this.rating;
       }
       this.sync();
@@ -402,6 +409,14 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
 
     text() {
       return TEXT[langOf(this.target)];
+    }
+
+    who() {
+      return this.user || config.user || anonId();
+    }
+
+    vkey() {
+      return this.key + "\n" + this.who();
     }
 
     applyText() {
@@ -426,7 +441,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
     vote(rating) {
       const withdraw = this.rating === rating; // pressed thumb again = withdraw
       this.rating = withdraw ? null : rating;
-      ratings.set(this.key, this.rating);
+      remember(this.vkey(), this.rating);
       this.reasons.clear();
       this.comment.value = "";
       this.sync();
@@ -436,7 +451,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
     }
 
     submit(withdraw) {
-      const body = { conversation: this.conversation, message: this.message, user: this.user || config.user || anonId() };
+      const body = { conversation: this.conversation, message: this.message, user: this.who() };
       if (!withdraw) {
         body.rating = this.rating;
         body.reasons = Array.from(this.reasons);
@@ -494,7 +509,7 @@ textarea{box-sizing:border-box;width:100%;min-height:3.2em;resize:vertical;paddi
         if (item.id === this.lastId) {
           // Refused for good: show what the server has.
           this.rating = this.confirmed;
-          ratings.set(this.key, this.rating);
+          remember(this.vkey(), this.rating);
           this.sync();
           this.closeForm();
         }
