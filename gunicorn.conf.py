@@ -10,6 +10,14 @@ workers instead. Any command-line option overrides these.
 import gc
 import multiprocessing
 import os
+from pathlib import Path
+
+import environ
+
+# The same .env as the settings read, so GUNICORN_* there take effect too (variables
+# already in the environment win).
+if (Path(__file__).resolve().parent / ".env").is_file():
+    environ.Env.read_env(Path(__file__).resolve().parent / ".env")
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))

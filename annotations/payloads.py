@@ -10,6 +10,7 @@ for it once, and only a body that holds it is walked to name the fields.
 
 import datetime
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,6 +29,7 @@ MAX_CONTEXTS = 100
 MAX_MESSAGES = 10_000
 MAX_TAGS = 50
 MAX_CONTENT_CHARS = 1_000_000
+MAX_BATCH_CONVERSATIONS = 1000
 NUL_MESSAGE = "must not contain NUL characters"
 NUMBER_MESSAGE = "must be a finite number (NaN and Infinity are not JSON)"
 # Times before 1970 or from 2100 on are mistakes (a zero date, seconds taken for
@@ -43,11 +45,22 @@ ShortText = Annotated[str, Field(max_length=255)]
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
 
+# A number with an exponent of three digits or more (1e400 parses as an infinite
+# float), ending as JSON numbers do: hex ids ("13e456f-9e100-...") do not match.
+_LARGE_EXPONENT = re.compile(rb"(?<![0-9A-Za-z_.])[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{3,}(?=[\s,}\]])")
+
+
 def has_nul_escape(body: bytes) -> bool:
     """Whether a JSON body may decode to a value the database cannot store: a string
-    holding NUL, or NaN / Infinity, which JSON parsers here accept but JSON columns
-    cannot hold (cheap, may say yes wrongly)."""
-    return b"\\u0000" in body or b"NaN" in body or b"Infinity" in body
+    holding NUL, or NaN / Infinity (written so, or a number too large for a float,
+    which parses as infinity), which JSON parsers here accept but JSON columns cannot
+    hold (cheap, may say yes wrongly)."""
+    return (
+        b"\\u0000" in body
+        or b"NaN" in body
+        or b"Infinity" in body
+        or _LARGE_EXPONENT.search(body) is not None
+    )
 
 
 def nul_fields(value: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -140,7 +153,9 @@ class BatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    conversations: Annotated[list[ConversationIn], Field(min_length=1)]
+    conversations: Annotated[
+        list[ConversationIn], Field(min_length=1, max_length=MAX_BATCH_CONVERSATIONS)
+    ]
 
 
 class BatchEnvelope(BaseModel):
@@ -148,7 +163,10 @@ class BatchEnvelope(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    conversations: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    # Bounded here, so that an oversized batch is refused before its items are read.
+    conversations: Annotated[
+        list[dict[str, Any]], Field(min_length=1, max_length=MAX_BATCH_CONVERSATIONS)
+    ]
 
 
 class FeedbackIn(BaseModel):

@@ -123,7 +123,8 @@ def bench_http(secret_key: str, *, batches: int, clients: int, workers: int) -> 
             "warning",
         ],
         cwd=ROOT,
-        env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1"},
+        # Plain HTTP on loopback, as behind a proxy that terminates TLS.
+        env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false"},
     )
     url = f"http://127.0.0.1:{port}/api/v1/conversations/batch/"
     headers = {"Authorization": f"Bearer {secret_key}", "Content-Type": "application/json"}

@@ -276,6 +276,8 @@ def main() -> None:
     env = {
         **os.environ,
         "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP on loopback, as behind a proxy that terminates TLS.
+        "SECURE_SSL_REDIRECT": "false",
         "WIDGET_RATE_PER_KEY": "1000000/s",
         "WIDGET_RATE_PER_CLIENT": "1000000/s",
     }

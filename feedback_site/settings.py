@@ -187,7 +187,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# An empty value means the default: environ.Path("") would be the working directory,
+# and whitenoise would serve all of it (.env and .git included) under /static/.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -200,20 +202,28 @@ STORAGES = {
 }
 # Unhashed names when collectstatic has not run (tests, a fresh checkout) instead of a 500.
 WHITENOISE_MANIFEST_STRICT = False
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or BASE_DIR / "media")
 MEDIA_URL = "media/"
 
 # Security headers that matter once served over HTTPS.
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG and not EMBEDDED)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Trusted only because gunicorn is reached through the proxy alone (see the README).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS only, once deployed: browsers are told to remember it (HSTS), and plain HTTP
+# requests are redirected. Off in the embedded default, which serves plain HTTP.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG and not EMBEDDED)
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", default=31_536_000 if not DEBUG and not EMBEDDED else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # API limits. The body limit also bounds Django's own request.body reads.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=32 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
-API_MAX_BATCH_CONVERSATIONS = 1000
 # Reverse proxies in front of the app; 0 trusts REMOTE_ADDR only (X-Forwarded-For is spoofable).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 

@@ -85,6 +85,13 @@ def collected_static() -> None:
 
 
 @pytest.fixture(autouse=True)
+def plain_http(settings: Any) -> None:
+    """The test client and the live server speak plain HTTP, as gunicorn does behind a
+    proxy that terminates TLS; production mode would otherwise redirect each request."""
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
 def isolated_cache(settings: Any) -> None:
     """A fresh cache namespace per test, so rate-limit counters never leak between tests."""
     import uuid

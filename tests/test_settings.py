@@ -123,3 +123,37 @@ def test_a_pool_size_that_is_not_a_number_is_refused_at_start():
 
     assert result.returncode != 0
     assert "DB_POOL_SIZE must be a whole number" in result.stderr
+
+
+def _settings_values(expression: str, **env: str) -> str:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DJANGO_DEBUG", "DATABASE_URL", "STATIC_ROOT", "MEDIA_ROOT"}
+    }
+    clean.update(env)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import feedback_site.settings as s; print({expression})"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_empty_static_and_media_roots_mean_the_defaults_not_the_working_directory():
+    values = _settings_values("s.STATIC_ROOT, s.MEDIA_ROOT", STATIC_ROOT="", MEDIA_ROOT="")
+
+    assert values == f"{ROOT / 'staticfiles'} {ROOT / 'media'}"
+
+
+def test_production_redirects_to_https_and_sends_hsts():
+    production = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test", "SECRET_KEY": "x" * 50}
+
+    assert _settings_values("s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS", **production) == (
+        "True 31536000"
+    )
+    assert _settings_values("s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS") == "False 0"

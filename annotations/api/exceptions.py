@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.db import DataError
+from django.db import DataError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import exceptions
@@ -54,6 +54,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # words stay out of the answer.
         return Response(
             error_body("invalid", "A value in the request cannot be stored."), status=400
+        )
+    if isinstance(exc, OperationalError):
+        # The database is unreachable or busy (a lost connection, a lock timeout):
+        # nothing was written, and the same request will succeed later.
+        return Response(
+            error_body("unavailable", "The database is unavailable; try again shortly."),
+            status=503,
+            headers={"Retry-After": "5"},
         )
     if isinstance(exc, PydanticValidationError):
         fields = validation_fields(exc)

@@ -1,6 +1,5 @@
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from pydantic import BaseModel, ValidationError
@@ -12,8 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.errors import InvalidInput
-from annotations.models import Feedback, ProjectKey
+from annotations.feedback_reasons import project_reasons
+from annotations.models import Feedback, Project, ProjectKey
 from annotations.payloads import (
+    MAX_BATCH_CONVERSATIONS,
     BatchEnvelope,
     BatchIn,
     ConversationIn,
@@ -183,7 +184,7 @@ class ConversationBatchApi(SecretKeyApiView):
         responses={200: BatchResultSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        limit = settings.API_MAX_BATCH_CONVERSATIONS
+        limit = MAX_BATCH_CONVERSATIONS
         body = read_json_body(request)
         batch = None
         if not has_nul_escape(body):
@@ -197,8 +198,13 @@ class ConversationBatchApi(SecretKeyApiView):
             valid = list(enumerate(batch.conversations))
             results: list[dict[str, Any] | None] = [None] * len(valid)
         else:
-            envelope = parse_payload(body, BatchEnvelope)
-            self._check_size(len(envelope.conversations), limit)
+            try:
+                envelope = parse_payload(body, BatchEnvelope)
+            except ValidationError as exc:
+                for error in exc.errors(include_url=False, include_input=False):
+                    if error["type"] == "too_long" and error["loc"] == ("conversations",):
+                        self._check_size(error["ctx"]["actual_length"], limit)
+                raise
             valid, results = self._validate_items(envelope.conversations)
         self._check_unique(valid)
 
@@ -307,8 +313,10 @@ class FeedbackCreateApi(SecretKeyApiView):
     )
     def post(self, request: Request) -> Response:
         payload = read_payload(request, FeedbackIn)
+        project = self.project_key.project
+        _check_reasons(project, rating=payload.rating, reasons=payload.reasons)
         vote = feedback_submit(
-            project=self.project_key.project,
+            project=project,
             conversation_id=payload.conversation,
             message_id=payload.message,
             end_user=payload.user,
@@ -319,6 +327,24 @@ class FeedbackCreateApi(SecretKeyApiView):
         )
         code = status.HTTP_201_CREATED if vote.created else status.HTTP_200_OK
         return Response(feedback_data(vote), status=code)
+
+
+def _check_reasons(project: Project, *, rating: str, reasons: list[str]) -> None:
+    """A backend's vote names the project's reasons, on a thumbs-down only (the widget's
+    votes drop others instead: a browser's queued vote must not be lost)."""
+    if not reasons:
+        return
+    if rating != "down":
+        raise InvalidInput(
+            "Reasons go with a thumbs-down.", fields={"reasons": ["only on a thumbs-down"]}
+        )
+    offered = [reason["slug"] for reason in project_reasons(project)]
+    unknown = [reason for reason in reasons if reason not in offered]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown reasons: {', '.join(unknown)}.",
+            fields={"reasons": [f"one of the project's reasons: {', '.join(offered)}"]},
+        )
 
 
 class ProjectApi(SecretKeyApiView):

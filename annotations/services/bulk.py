@@ -38,7 +38,13 @@ def rows_insert(*, model: type[models.Model], fields: Sequence[str], rows: list[
             return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
     connection.ensure_connection()
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    # psycopg's own errors become Django's (DataError, IntegrityError...), as they do
+    # from Django's cursors, so that callers can tell a refused row from an outage.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(statement) as copy,
+    ):
         for row in rows:
             if json_positions:
                 values: list[Any] = list(row)

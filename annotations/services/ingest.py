@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotations.models import Conversation, Message, Project
@@ -61,6 +61,12 @@ class IngestResult:
     error: dict[str, Any] = field(default_factory=dict)
 
 
+# What the database refuses in a row; an outage (OperationalError: a lost connection,
+# a lock timeout) fails the request instead, so that the client retries the batch
+# rather than item by item, each waiting for the same outage.
+REFUSED = (DataError, IntegrityError)
+
+
 def conversation_batch_ingest(
     *, project: Project, conversations: list[ConversationIn]
 ) -> list[IngestResult]:
@@ -72,7 +78,7 @@ def conversation_batch_ingest(
     try:
         with transaction.atomic():
             return _ingest(project=project, conversations=conversations)
-    except DatabaseError:
+    except REFUSED:
         if len(conversations) == 1:
             raise
         logger.warning("batch ingest failed as a whole; retrying item by item", exc_info=True)
@@ -81,7 +87,7 @@ def conversation_batch_ingest(
         try:
             with transaction.atomic():
                 results.extend(_ingest(project=project, conversations=[conversation]))
-        except DatabaseError:
+        except REFUSED:
             logger.warning("ingest of %r failed", conversation.id, exc_info=True)
             results.append(
                 IngestResult(

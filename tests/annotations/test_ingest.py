@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.db import connection, transaction
 
 from annotations.models import Conversation, Message
 from annotations.payloads import ConversationIn
@@ -128,3 +129,39 @@ def test_batch_query_count_does_not_grow_with_size(project):
     else:
         # SQLite caps the variables of one statement, so bulk inserts go in chunks.
         assert len(large_queries) < len(large) / 20
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_row_that_copy_refuses_raises_djangos_data_error(project):
+    from django.db import DataError
+
+    from annotations.services.bulk import rows_insert
+
+    conversation = Conversation.objects.create(project=project, external_id="c", end_user="u")
+    with pytest.raises(DataError), transaction.atomic():
+        rows_insert(
+            model=Message,
+            fields=["conversation_id", "external_id", "position", "role", "content", "latency_ms"],
+            rows=[(conversation.pk, "m1", 0, "user", "q", 2**40)],
+        )
+
+
+def test_an_outage_fails_the_batch_instead_of_each_item(project, monkeypatch):
+    from django.db import OperationalError
+
+    from annotations.services import ingest
+
+    calls = []
+
+    def unavailable(**kwargs):
+        calls.append(kwargs)
+        raise OperationalError("the database is gone")
+
+    monkeypatch.setattr(ingest, "_ingest", unavailable)
+    conversations = [
+        ConversationIn.model_validate(conversation_payload(f"c-{i}")) for i in range(3)
+    ]
+
+    with pytest.raises(OperationalError):
+        ingest.conversation_batch_ingest(project=project, conversations=conversations)
+    assert len(calls) == 1

@@ -101,3 +101,14 @@ def test_an_item_with_an_unstorable_value_fails_alone(api):
     assert "created_at" in body["results"][1]["error"]["fields"]
     assert "metadata.x" in body["results"][2]["error"]["fields"]
     assert list(Conversation.objects.values_list("external_id", flat=True)) == ["good"]
+
+
+def test_an_oversized_batch_is_refused_before_its_items_are_validated(api):
+    # Items that would each fail validation: the size alone decides.
+    items = [{"bad": i} for i in range(5000)]
+
+    response = api.post(URL, {"conversations": items})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"conversations": ["at most 1000 items"]}
+    assert "5000" in response.json()["error"]["message"]

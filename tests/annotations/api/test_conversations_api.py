@@ -342,3 +342,32 @@ def test_a_conversation_whose_id_is_batch_can_be_read_back(api):
     assert response.status_code == 200
     assert response.json()["id"] == "batch"
     assert api.get(URL + "batch-2/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("number", "field"),
+    [("1e400", "metadata.big"), ("-2.5E+999", "messages.1.contexts.0.score")],
+    ids=["overflowing-metadata", "overflowing-context-score"],
+)
+def test_a_number_too_large_for_a_float_is_400_naming_the_field(api, number, field):
+    payload = conversation_payload()
+    payload["metadata"]["big"] = "BIG"
+    payload["messages"][1]["contexts"] = [{"id": "d1", "text": "t", "score": "BIG"}]
+    body = json.dumps(payload).replace('"BIG"', number, 1)
+    if field.startswith("messages"):
+        body = json.dumps(payload).replace('"BIG"', "0", 1).replace('"BIG"', number, 1)
+
+    response = api.post(URL, raw=body.encode())
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert Conversation.objects.count() == 0
+
+
+def test_hex_ids_that_look_like_exponents_take_the_fast_path(api):
+    from annotations.payloads import has_nul_escape
+
+    body = json.dumps(conversation_payload("13e456f-9e100-a1e999")).encode()
+
+    assert not has_nul_escape(body)
+    assert api.post(URL, raw=body).status_code == 201

@@ -120,6 +120,8 @@ def test_other_projects_key_cannot_rate(logged, make_api):
         ({"comment": "x" * 10_001}, "comment"),
         ({"comment": "a\x00b"}, "comment"),
         ({"extra": True}, "extra"),
+        ({"rating": "down", "reasons": ["incorrect", "made-up"]}, "reasons"),
+        ({"rating": "up", "reasons": ["incorrect"]}, "reasons"),
     ],
 )
 def test_invalid_vote_is_400_and_writes_nothing(logged, overrides, field):

@@ -53,6 +53,8 @@ def server(project, api):
         "DATABASE_URL": subprocess_database_url(),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or "server-test-secret-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP, as behind a proxy that terminates TLS.
+        "SECURE_SSL_REDIRECT": "false",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": str(WORKERS),
         "DB_POOL_SIZE": str(POOL_SIZE),
