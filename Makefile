@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint format worker beat bench clean
+.PHONY: install run test lint format messages worker beat bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Collect the UI's strings of every app into annotations/locale, then compile them.
+messages: install
+	$(BIN)/python manage.py makemessages -l ko --no-obsolete -i '.venv/*' -i 'tests/*' -i 'bench/*' -i 'staticfiles/*' -i 'media/*'
+	$(BIN)/python manage.py compilemessages -l ko -i .venv
 
 worker: install
 	$(BIN)/celery -A feedback_site worker --loglevel=INFO

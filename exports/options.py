@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from annotations.filters import queue_filters_clean
 from exports.rows import DEFAULT_SFT_MIN_RATING, KINDS, PREFERENCE_FORMATS, RowOptions
 from exports.splits import DEFAULT_SEED, Fractions, SplitSpecError, split_spec_parse
@@ -58,10 +60,10 @@ def export_options_clean(raw: dict[str, Any]) -> tuple[ExportOptions | None, dic
     errors: dict[str, list[str]] = {}
     kind = raw.get("kind")
     if kind not in KINDS:
-        errors["kind"] = [f"one of {', '.join(KINDS)}"]
+        errors["kind"] = [_("one of %(values)s") % {"values": ", ".join(KINDS)}]
     file_format = raw.get("format")
     if file_format not in FORMATS:
-        errors["format"] = [f"one of {', '.join(FORMATS)}"]
+        errors["format"] = [_("one of %(values)s") % {"values": ", ".join(FORMATS)}]
 
     message_filter, filter_errors = queue_filters_clean(
         {
@@ -74,11 +76,11 @@ def export_options_clean(raw: dict[str, Any]) -> tuple[ExportOptions | None, dic
     filters: dict[str, Any] = dict(message_filter)
     since, until = message_filter.get("since"), message_filter.get("until")
     if since and until and since > until:
-        errors["until"] = ["must not be before since"]
+        errors["until"] = [_("must not be before the start date")]
     rating = raw.get("rating") or ""
     if rating:
         if rating not in RATINGS:
-            errors["rating"] = ["up or down"]
+            errors["rating"] = [_("up or down")]
         else:
             filters["rating"] = rating
     queue = raw.get("queue")
@@ -88,10 +90,10 @@ def export_options_clean(raw: dict[str, Any]) -> tuple[ExportOptions | None, dic
             if filters["queue"] < 1:
                 raise ValueError
         except (TypeError, ValueError):
-            errors["queue"] = ["a queue id (a whole number)"]
+            errors["queue"] = [_("a queue id (a whole number)")]
     gold_only = _truthy(raw.get("gold_only"))
     if gold_only is None:
-        errors["gold_only"] = ["true or false"]
+        errors["gold_only"] = [_("true or false")]
     elif gold_only:
         filters["gold_only"] = True
     limit = raw.get("limit")
@@ -101,7 +103,7 @@ def export_options_clean(raw: dict[str, Any]) -> tuple[ExportOptions | None, dic
             if isinstance(limit, bool) or filters["limit"] < 1:
                 raise ValueError
         except (TypeError, ValueError):
-            errors["limit"] = ["a whole number above 0"]
+            errors["limit"] = [_("a whole number above 0")]
 
     split = None
     if raw.get("split"):
@@ -112,13 +114,15 @@ def export_options_clean(raw: dict[str, Any]) -> tuple[ExportOptions | None, dic
     seed = raw.get("seed")
     seed = DEFAULT_SEED if seed in (None, "") else str(seed)
     if len(seed) > MAX_SEED_CHARS or "\x00" in seed:
-        errors["seed"] = [f"at most {MAX_SEED_CHARS} characters"]
+        errors["seed"] = [_("at most %(count)d characters") % {"count": MAX_SEED_CHARS}]
     redact = _truthy(raw.get("redact_pii"))
     if redact is None:
-        errors["redact_pii"] = ["true or false"]
+        errors["redact_pii"] = [_("true or false")]
     preference_format = raw.get("preference_format") or "trl"
     if preference_format not in PREFERENCE_FORMATS:
-        errors["preference_format"] = [f"one of {', '.join(PREFERENCE_FORMATS)}"]
+        errors["preference_format"] = [
+            _("one of %(values)s") % {"values": ", ".join(PREFERENCE_FORMATS)}
+        ]
     min_rating = raw.get("sft_min_rating")
     if min_rating in (None, ""):
         min_rating = DEFAULT_SFT_MIN_RATING
@@ -128,7 +132,7 @@ def export_options_clean(raw: dict[str, Any]) -> tuple[ExportOptions | None, dic
             if isinstance(raw.get("sft_min_rating"), bool) or not 1 <= min_rating <= 5:
                 raise ValueError
         except (TypeError, ValueError):
-            errors["sft_min_rating"] = ["a number from 1 to 5 (a 1-5 scale)"]
+            errors["sft_min_rating"] = [_("a number from 1 to 5 (a 1-5 scale)")]
     if errors:
         return None, errors
     return (

@@ -11,6 +11,8 @@ import hashlib
 import math
 import re
 
+from django.utils.translation import gettext as _
+
 Fractions = list[tuple[str, float]]
 
 SPLIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -28,29 +30,38 @@ def split_spec_parse(spec: str) -> Fractions:
     Names are unique identifiers, every fraction is above 0, and they add up to 1.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise SplitSpecError("give splits as name=fraction pairs, e.g. train=0.8,test=0.2")
+        raise SplitSpecError(_("give splits as name=fraction pairs, e.g. train=0.8,test=0.2"))
     fractions: Fractions = []
     for part in spec.split(","):
         name, equals, raw_fraction = part.strip().partition("=")
         name = name.strip()
         if not equals:
-            raise SplitSpecError(f"{part.strip()!r} is not name=fraction")
+            raise SplitSpecError(_("“%(part)s” is not name=fraction") % {"part": part.strip()})
         if not SPLIT_NAME.match(name):
             raise SplitSpecError(
-                f"{name!r} is not a split name (letters, digits, _ and -, starting with a letter)"
+                _(
+                    "“%(name)s” is not a split name (letters, digits, _ and -, starting with a letter)"
+                )
+                % {"name": name}
             )
         if any(existing == name for existing, _ in fractions):
-            raise SplitSpecError(f"split {name!r} is named twice")
+            raise SplitSpecError(_("split “%(name)s” is named twice") % {"name": name})
         try:
             fraction = float(raw_fraction)
         except ValueError:
-            raise SplitSpecError(f"{raw_fraction.strip()!r} is not a number") from None
+            raise SplitSpecError(
+                _("“%(value)s” is not a number") % {"value": raw_fraction.strip()}
+            ) from None
         if not math.isfinite(fraction) or not 0 < fraction <= 1:
-            raise SplitSpecError(f"the fraction of {name!r} must be above 0 and at most 1")
+            raise SplitSpecError(
+                _("the fraction of “%(name)s” must be above 0 and at most 1") % {"name": name}
+            )
         fractions.append((name, fraction))
     total = sum(fraction for _, fraction in fractions)
     if abs(total - 1) > 1e-6:
-        raise SplitSpecError(f"the fractions add up to {total:g}, not 1")
+        raise SplitSpecError(
+            _("the fractions add up to %(total)s, not 1") % {"total": f"{total:g}"}
+        )
     return fractions
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.errors import InvalidInput
 from annotations.models import Project, Queue
@@ -73,7 +74,8 @@ def export_queue_check(*, project: Project, options: ExportOptions) -> None:
     queue_id = options.filters.get("queue")
     if queue_id and not Queue.objects.filter(project=project, pk=queue_id).exists():
         raise InvalidInput(
-            f"No queue {queue_id} in this project.", fields={"queue": ["unknown queue"]}
+            _("No queue %(id)d in this project.") % {"id": queue_id},
+            fields={"queue": [_("unknown queue")]},
         )
 
 

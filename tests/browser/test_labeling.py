@@ -157,3 +157,37 @@ def test_an_open_page_renews_its_lease_and_says_when_it_is_lost(page, live_serve
         page.clock.run_for("05:01")
     assert lost.value.status == 409
     page.get_by_text("Your lease on this item has expired.").wait_for()
+
+
+def test_typing_at_a_text_question_writes_into_it_and_never_skips(page, live_server):
+    reviewer, queue = labeling_setup(conversation_payload("conv-1"))
+    login(page, live_server, reviewer)
+    page.goto(next_url(live_server, queue))
+    page.wait_for_selector(".question.is-active")
+    for key in ("2", "2", "2", "Enter"):
+        page.keyboard.press(key)
+    # The corrected answer's question is active, its box not yet focused.
+    assert page.evaluate("() => document.activeElement.tagName") != "TEXTAREA"
+
+    page.keyboard.type("see the docs")
+    page.keyboard.press("Control+Enter")
+
+    page.get_by_text("Nothing left for you in this queue").wait_for()
+    annotation = Annotation.objects.get()
+    assert annotation.corrected_answer.endswith("see the docs")
+    assert not Skip.objects.exists()
+
+
+def test_skipping_after_labeling_asks_first(page, live_server):
+    reviewer, queue = labeling_setup(conversation_payload("conv-1"))
+    login(page, live_server, reviewer)
+    page.goto(next_url(live_server, queue))
+    page.wait_for_selector(".question.is-active")
+
+    page.keyboard.press("4")
+    page.keyboard.press("s")
+
+    page.wait_for_timeout(500)
+    assert page.dialogs == ["Skip this item and lose the labels you entered?"]
+    assert not Skip.objects.exists()
+    assert Claim.objects.filter(reviewer=reviewer).exists()

@@ -114,3 +114,20 @@ def test_download_of_an_unfinished_job_is_a_404(admin):
     job = ExportJob.objects.get()
 
     assert admin.get(f"/p/export-demo/exports/{job.pk}/download/").status_code == 404
+
+
+def test_the_page_and_its_errors_speak_korean(admin):
+    page = admin.get("/p/export-demo/exports/", headers={"Accept-Language": "ko"})
+    refused = admin.post(
+        "/p/export-demo/exports/",
+        {"kind": "raw", "format": "jsonl", "split": "train=2", "limit": "0"},
+        headers={"Accept-Language": "ko"},
+    )
+
+    html = page.content.decode()
+    assert "데이터셋 내보내기" in html
+    assert "내보내기 시작" in html
+    assert "아직 내보내기가 없습니다." in html
+    errors = refused.content.decode()
+    assert "“train”의 비율은 0보다 크고 1 이하여야 합니다" in errors
+    assert "0보다 큰 정수" in errors

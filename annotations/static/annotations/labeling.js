@@ -12,8 +12,13 @@
   var SKIP_KEY = "s";
   // Without any input for this long the heartbeat stops, so an abandoned tab frees the item.
   var IDLE_LIMIT_MS = 20 * 60 * 1000;
-  var startedAt = Date.now();
+  // Time spent counts while the page is visible; a pause without input counts for at
+  // most this long (a reviewer reading the answer, not one gone to lunch).
+  var IDLE_PAUSE_MS = 2 * 60 * 1000;
+  var spentMs = 0;
+  var countingSince = Date.now();
   var lastActivityAt = Date.now();
+  var changed = false;
   var questions = Array.prototype.slice.call(form.querySelectorAll("[data-question]"));
   var timeField = form.querySelector("[data-time-spent]");
   var skipForm = document.getElementById("skip-form");
@@ -97,6 +102,25 @@
     return null;
   }
 
+  function countTime() {
+    var now = Date.now();
+    if (countingSince !== null) {
+      spentMs += Math.min(now - countingSince, IDLE_PAUSE_MS);
+    }
+    countingSince = document.hidden ? null : now;
+  }
+
+  function skip() {
+    if (!skipForm || submitting) {
+      return;
+    }
+    if (changed && !window.confirm(skipForm.dataset.confirm)) {
+      return;
+    }
+    submitting = true;
+    skipForm.requestSubmit ? skipForm.requestSubmit() : skipForm.submit();
+  }
+
   function submitLabels() {
     if (submitting) {
       return;
@@ -145,6 +169,18 @@
       }
       return;
     }
+    var current = questions[active];
+    if (
+      current && target === current && isTextQuestion(current) &&
+      key.length === 1 && key !== "?" && !event.ctrlKey && !event.metaKey && !event.altKey
+    ) {
+      // A text question's box is one keystroke away: what is typed goes into it, never
+      // to a shortcut (a note starting with "s" must not skip the item).
+      var box = current.querySelector("textarea");
+      box.focus({ preventScroll: true });
+      box.setSelectionRange(box.value.length, box.value.length);
+      return;
+    }
     if (isTypingField(target)) {
       if (key === "Escape" && target.tagName === "TEXTAREA") {
         var question = target.closest("[data-question]");
@@ -164,7 +200,7 @@
     } else if (letter === SKIP_KEY) {
       if (skipForm) {
         event.preventDefault();
-        skipForm.requestSubmit ? skipForm.requestSubmit() : skipForm.submit();
+        skip();
       }
     } else if (/^[0-9]$/.test(key)) {
       if (pick(key, ["rating"])) {
@@ -177,7 +213,6 @@
     } else if (key === "Enter" && form.contains(target) && !target.closest("button, a, summary")) {
       // Enter would submit the form from a radio button; here it moves on instead.
       event.preventDefault();
-      var current = questions[active];
       if (current && isTextQuestion(current) && target === current) {
         current.querySelector("textarea").focus();
       } else {
@@ -196,12 +231,21 @@
     }
   });
 
+  ["change", "input"].forEach(function (name) {
+    form.addEventListener(name, function () {
+      changed = true;
+    });
+  });
+
   form.addEventListener("submit", function () {
     // After a refused submission the page is new, but the time already spent counts.
     var earlier = parseInt(timeField.dataset.earlier || "0", 10) || 0;
-    timeField.value = String(earlier + Math.max(0, Date.now() - startedAt));
+    countTime();
+    timeField.value = String(earlier + spentMs);
     submitting = true;
   });
+
+  document.addEventListener("visibilitychange", countTime);
 
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-shortcuts-toggle]")) {
@@ -214,7 +258,8 @@
   // A page restored by the back button starts a new measurement.
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) {
-      startedAt = Date.now();
+      spentMs = 0;
+      countingSince = Date.now();
       submitting = false;
     }
   });
@@ -224,6 +269,7 @@
       name,
       function () {
         lastActivityAt = Date.now();
+        countTime();
       },
       { passive: true, capture: true }
     );
