@@ -15,3 +15,14 @@ DEFAULT_REASONS = [
 
 def project_reasons(project: Project) -> list[dict[str, Any]]:
     return project.feedback_reasons or DEFAULT_REASONS
+
+
+def reason_labels(project: Project, language: str) -> dict[str, str]:
+    """{slug: label in the language} of the project's reasons (a vote may also hold
+    slugs the project has since removed: show those as they are)."""
+    from annotations.rubrics import text_of
+
+    return {
+        reason["slug"]: text_of(reason.get("label"), language)
+        for reason in project_reasons(project)
+    }

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from annotations.errors import NotFound
-from annotations.feedback_reasons import project_reasons
+from annotations.feedback_reasons import project_reasons, reason_labels
 from annotations.filters import FILTER_KEYS, queue_filters_clean
 from annotations.models import Annotation, Membership, Message
 from annotations.rubrics import text_of
@@ -138,10 +138,7 @@ def conversation_detail(request: HttpRequest, slug: str, external_id: str) -> Ht
         raise Http404(error.message) from error
     language = _language()
     questions_by_version = rubric_questions(project=project)
-    reason_labels = {
-        reason["slug"]: text_of(reason.get("label"), language)
-        for reason in project_reasons(project)
-    }
+    labels_of_reasons = reason_labels(project, language)
     annotations_by_message: dict[int, list[dict[str, Any]]] = {}
     for annotation in annotations_for_conversation(conversation=conversation):
         annotations_by_message.setdefault(annotation.message_id, []).append(
@@ -156,7 +153,7 @@ def conversation_detail(request: HttpRequest, slug: str, external_id: str) -> Ht
         message.votes = [
             {
                 "feedback": feedback,
-                "reasons": [reason_labels.get(slug, slug) for slug in feedback.reasons or []],
+                "reasons": [labels_of_reasons.get(slug, slug) for slug in feedback.reasons or []],
             }
             for feedback in message.feedback.all()
         ]

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from annotations import selectors, selectors_review
 from annotations.errors import Conflict, InvalidInput, NotFound
+from annotations.feedback_reasons import reason_labels
 from annotations.models import Membership, Message, Project, Queue, QueueItem
 from annotations.rubrics import text_of
 from annotations.services import queues as queue_services
@@ -291,7 +292,7 @@ def queue_item(request: HttpRequest, slug: str, queue_id: int, item_id: int) -> 
         "message": message,
         "history": history,
         "contexts": _contexts(message),
-        "feedback": selectors_review.feedback_for_message(message=message),
+        "feedback": _votes(project, message),
         "questions": question_rows(
             rubric.questions,
             language=_language(),
@@ -348,3 +349,12 @@ def queue_item_renew(request: HttpRequest, slug: str, queue_id: int, item_id: in
     response = HttpResponse(status=204)
     response["X-Lease-Expires"] = expires_at.isoformat()
     return response
+
+
+def _votes(project: Project, message: Message) -> list[Any]:
+    """The answer's end-user votes, each with its reasons as the project labels them."""
+    labels = reason_labels(project, _language())
+    votes = list(selectors_review.feedback_for_message(message=message))
+    for vote in votes:
+        vote.reason_labels = [labels.get(slug, slug) for slug in vote.reasons or []]
+    return votes

@@ -331,6 +331,10 @@ def test_page_shows_the_answer_its_contexts_and_votes(client, reviewer, queue, a
     assert "틀렸어요" in html
     assert "devot-rag@3" in html
     assert "1234 ms" in html
+    # The end user's reason as the project names it, in the UI's language.
+    assert '<span class="tag">Incorrect</span>' in html
+    korean = client.get(item_url("queue-item", queue, item), headers={"Accept-Language": "ko"})
+    assert '<span class="tag">틀린 정보</span>' in korean.content.decode()
 
 
 def test_corrected_answer_box_starts_with_the_original_answer(client, reviewer, queue):

@@ -191,3 +191,18 @@ def test_skipping_after_labeling_asks_first(page, live_server):
     assert page.dialogs == ["Skip this item and lose the labels you entered?"]
     assert not Skip.objects.exists()
     assert Claim.objects.filter(reviewer=reviewer).exists()
+
+
+def test_switching_language_keeps_the_browsers_filters(page, live_server):
+    reviewer, queue = labeling_setup(conversation_payload("conv-1"))
+    login(page, live_server, reviewer)
+    page.goto(f"{live_server.url}/p/devot/conversations/")
+
+    page.select_option("select[name=rating]", "down")
+    page.locator("form.filter-form button[type=submit]").click()
+    page.wait_for_function("() => location.search.includes('rating=down')")
+    page.select_option("#language-select", "ko")
+
+    page.wait_for_selector("html[lang='ko']")
+    assert "rating=down" in page.url
+    assert page.locator("select[name=rating]").input_value() == "down"
