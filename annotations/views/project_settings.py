@@ -8,12 +8,14 @@ exception: the page answers the POST itself, the one place its raw value appears
 
 import json
 import re
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -242,8 +244,14 @@ def _keys_context(request: HttpRequest, project: Project) -> dict[str, Any]:
         "revoke_candidate": revoke_candidate,
         "create_name": "",
         "create_kind": ProjectKey.Kind.SECRET,
+        # One key per form shown: a reload resending the POST must not make another.
+        "create_nonce": secrets.token_urlsafe(16),
         "errors": [],
     }
+
+
+# How long a key form's nonce is remembered once used.
+KEY_NONCE_SECONDS = 24 * 60 * 60
 
 
 def _key_create(request: HttpRequest, project: Project) -> HttpResponse:
@@ -258,6 +266,17 @@ def _key_create(request: HttpRequest, project: Project) -> HttpResponse:
         return _render(
             request, project, keys={"errors": errors, "create_name": name, "create_kind": kind}
         )
+    nonce = request.POST.get("nonce", "")
+    if not nonce or not cache.add(
+        f"key-create:{project.pk}:{nonce[:64]}", 1, timeout=KEY_NONCE_SECONDS
+    ):
+        errors.append(
+            gettext(
+                "This form was already sent and its key created (its secret was shown "
+                "then). Reloading the page does not create another key."
+            )
+        )
+        return _render(request, project, keys={"errors": errors})
     key, raw_key = project_key_create(
         project=project, kind=kind, name=name, created_by=request.user
     )

@@ -1,5 +1,6 @@
 import json
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -45,6 +46,9 @@ def settings_url() -> str:
 
 
 def post(client: Client, action: str, **data: Any) -> Any:
+    if action == "key_create":
+        # As the form does: each form shown carries its own nonce.
+        data.setdefault("nonce", uuid.uuid4().hex)
     return client.post(settings_url(), {"action": action, **data})
 
 
@@ -246,6 +250,21 @@ def test_created_secret_is_shown_once(admin_client: Client, devot: Project) -> N
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     assert raw_key not in second
+
+
+def test_resending_the_create_form_makes_no_second_key(
+    admin_client: Client, devot: Project
+) -> None:
+    form = admin_client.get(settings_url()).content.decode()
+    nonce = re.search(r'name="nonce" value="([^"]+)"', form).group(1)
+
+    first = post(admin_client, "key_create", kind="secret", name="prod", nonce=nonce)
+    reloaded = post(admin_client, "key_create", kind="secret", name="prod", nonce=nonce)
+
+    assert SECRET_PATTERN.findall(first.content.decode())
+    assert not SECRET_PATTERN.findall(reloaded.content.decode())
+    assert "Reloading the page does not create another key." in reloaded.content.decode()
+    assert ProjectKey.objects.filter(project=devot, name="prod").count() == 1
 
 
 def test_created_secret_is_stored_only_as_its_hash(admin_client: Client, devot: Project) -> None:

@@ -194,7 +194,7 @@ def test_skipping_after_labeling_asks_first(page, live_server):
 
 
 def test_switching_language_keeps_the_browsers_filters(page, live_server):
-    reviewer, queue = labeling_setup(conversation_payload("conv-1"))
+    reviewer, _queue = labeling_setup(conversation_payload("conv-1"))
     login(page, live_server, reviewer)
     page.goto(f"{live_server.url}/p/devot/conversations/")
 
