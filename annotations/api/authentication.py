@@ -5,6 +5,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from annotations.models import ProjectKey
 from annotations.selectors import project_key_resolve
+from annotations.services.projects import project_key_used
 
 
 class ProjectKeyAuthentication(BaseAuthentication):
@@ -24,6 +25,7 @@ class ProjectKeyAuthentication(BaseAuthentication):
         key = project_key_resolve(raw_key=raw_key)
         if key is None:
             raise AuthenticationFailed("Unknown or revoked key.")
+        project_key_used(key)
         return (None, key)
 
     def authenticate_header(self, request: HttpRequest) -> str:

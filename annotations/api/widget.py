@@ -31,6 +31,7 @@ from annotations.models import Feedback, Project, ProjectKey
 from annotations.payloads import FeedbackIn, WidgetWithdrawIn, has_nul_escape
 from annotations.selectors import origin_allowed_anywhere
 from annotations.services.feedback import RecordedVote, feedback_submit, feedback_withdraw
+from annotations.services.projects import project_key_used
 from annotations.widget_gate import KEY_HEADER, public_key_for, widget_hits
 
 from .serializers import ErrorSerializer, FeedbackOutputSerializer, feedback_data
@@ -66,6 +67,7 @@ class PublicKeyAuthentication(BaseAuthentication):
         key = public_key_for(request._request)
         if key is None:
             raise AuthenticationFailed("Unknown or revoked public key.")
+        project_key_used(key)
         return (None, key)
 
     def authenticate_header(self, request: HttpRequest) -> str:
@@ -302,6 +304,7 @@ def vote_fast_response(request: HttpRequest) -> HttpResponse | None:
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if key is None or content_type != "application/json":
         return None
+    project_key_used(key)
     try:
         origin_check(key.project, request.META.get("HTTP_ORIGIN"))
         body_size_check(request.META)

@@ -1,4 +1,6 @@
 import ipaddress
+import math
+import time
 
 import idna
 from django.contrib.auth.models import AbstractBaseUser
@@ -195,3 +197,23 @@ def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
         raise InvalidInput("A project keeps at least one admin.", fields={"user": ["last admin"]})
     membership.delete()
     _labeling_withdraw(project=project, user=user)
+
+
+# A key's last use is written at most this often per process: the settings page says
+# "used within minutes", and a busy key costs one UPDATE per interval, not per request.
+KEY_USE_WRITE_SECONDS = 300
+_key_use_written: dict[tuple[int, object], float] = {}
+
+
+def project_key_used(key: ProjectKey) -> None:
+    """Record that a request authenticated with the key (throttled, see above)."""
+    now = time.monotonic()
+    # With its creation time: a test database may give a new key an old key's id.
+    remembered = (key.pk, key.created_at)
+    if now - _key_use_written.get(remembered, -math.inf) < KEY_USE_WRITE_SECONDS:
+        return
+    if len(_key_use_written) >= 10_000:
+        _key_use_written.clear()
+    _key_use_written[remembered] = now
+    # update(): no post_save, which would make every process read the keys again.
+    ProjectKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())

@@ -592,3 +592,22 @@ def test_the_fast_path_serves_a_vote_in_order_and_declines_the_rest_unwritten(wi
     assert served.status_code == 201
     assert json.loads(served.content)["rating"] == "up"
     assert Feedback.objects.get().rating == "up"
+
+
+def test_a_keys_use_is_recorded_at_most_once_an_interval(widget_project, api):
+    from annotations.models import ProjectKey
+
+    public = ProjectKey.objects.get(project=widget_project, kind="public")
+    assert public.last_used_at is None
+
+    assert send(body=vote(user="first")).status_code == 201
+    public.refresh_from_db()
+    first_use = public.last_used_at
+    assert first_use is not None
+    assert send(body=vote(user="second")).status_code == 201
+    public.refresh_from_db()
+    assert public.last_used_at == first_use
+
+    # The secret key the fixture logged the conversation with was recorded too.
+    secret = ProjectKey.objects.get(project=widget_project, kind="secret")
+    assert secret.last_used_at is not None
