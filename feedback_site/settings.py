@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -287,9 +288,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    # The days that changed (new answers, imported history, votes) every 15 minutes;
+    # every day once a night, which also counts votes withdrawn on old answers.
     "refresh-daily-stats": {
         "task": "annotations.tasks.refresh_all_daily_stats",
         "schedule": 15 * 60.0,
+    },
+    "rebuild-daily-stats": {
+        "task": "annotations.tasks.refresh_all_daily_stats",
+        "schedule": crontab(hour=3, minute=17),
+        "kwargs": {"full": True},
     },
     "refresh-queues": {
         "task": "annotations.tasks.refresh_all_queues",
