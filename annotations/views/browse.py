@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import get_language, gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -14,7 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 from annotations.errors import NotFound
 from annotations.feedback_reasons import project_reasons, reason_labels
 from annotations.filters import FILTER_KEYS, queue_filters_clean
-from annotations.models import Annotation, Membership, Message
+from annotations.models import Annotation, Claim, Membership, Message
 from annotations.rubrics import text_of
 from annotations.selectors import annotations_for_conversation, answer_sources, conversation_get
 from annotations.selectors_admin import answer_page, rubric_questions
@@ -144,9 +145,14 @@ def conversation_detail(request: HttpRequest, slug: str, external_id: str) -> Ht
         annotations_by_message.setdefault(annotation.message_id, []).append(
             _annotation_view(annotation, questions_by_version, language)
         )
+    being_labeled = _being_labeled_by(request.user, conversation)
     messages = list(conversation.messages.all())
     for message in messages:
         message.labels = annotations_by_message.get(message.pk, [])
+        if message.pk in being_labeled:
+            # Labeling is blind: the reviewer sees others' labels once theirs are in.
+            message.labels_hidden = len(message.labels)
+            message.labels = []
         message.context_list = [_context_view(context) for context in message.contexts or []]
         message.usage_items = sorted((message.usage or {}).items())
         message.metadata_json = _pretty(message.metadata) if message.metadata else ""
@@ -166,11 +172,26 @@ def conversation_detail(request: HttpRequest, slug: str, external_id: str) -> Ht
     return render(request, "annotations/browse/conversation_detail.html", context)
 
 
+def _being_labeled_by(user: Any, conversation: Any) -> set[int]:
+    """The conversation's answers the user holds a lease on and has not labeled yet."""
+    return set(
+        Claim.objects.filter(
+            reviewer=user,
+            expires_at__gt=timezone.now(),
+            item__message__conversation=conversation,
+        )
+        .exclude(item__message__annotations__annotator=user)
+        .values_list("item__message_id", flat=True)
+    )
+
+
 def _duration(milliseconds: int | None) -> str:
     if milliseconds is None:
         return ""
     minutes, seconds = divmod(round(milliseconds / 1000), 60)
-    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    if minutes:
+        return gettext("%(minutes)dm %(seconds)02ds") % {"minutes": minutes, "seconds": seconds}
+    return gettext("%(seconds)ds") % {"seconds": seconds}
 
 
 def _pretty(value: Any) -> str:

@@ -458,3 +458,24 @@ def test_demo_chat_is_for_admins_and_votes_as_the_visitor_not_the_end_user(
     signed = {"secret": devot.feedback_signing_secret, "conversation_id": "conv-123"}
     assert feedback_token_valid(**signed, token=token, message_id="m2", user="demo:lead")
     assert not feedback_token_valid(**signed, token=token, message_id="m2", user="u-42")
+
+
+def test_others_labels_stay_hidden_while_the_reviewer_holds_the_answer(
+    browser: Client, devot: Project, reviewer: AbstractBaseUser, admin: AbstractBaseUser
+) -> None:
+    from annotations.services.queues import queue_claim_next, queue_create
+
+    message = ingest(devot, "conv-1")
+    annotation_submit(message=message, reviewer=admin, answers=GOOD_ANSWERS)
+    queue = queue_create(
+        project=devot, name="Q", filters={}, annotations_per_item=2, created_by=admin
+    )
+    assert queue_claim_next(queue=queue, reviewer=reviewer).message_id == message.pk
+
+    held = browser.get(detail_url("conv-1"))
+
+    assert held.context["chat_messages"][1].labels == []
+    assert "1 annotation is hidden while you label this answer." in held.content.decode()
+    annotation_submit(message=message, reviewer=reviewer, answers=GOOD_ANSWERS)
+    labeled = browser.get(detail_url("conv-1"))
+    assert len(labeled.context["chat_messages"][1].labels) == 2
