@@ -26,6 +26,12 @@ KIND_LABELS = [
     ("preference", gettext_lazy("Preference pairs (chosen / rejected)")),
 ]
 FORMAT_LABELS = [("jsonl", "JSONL"), ("csv", "CSV"), ("parquet", "Parquet")]
+KIND_SHORT_LABELS = {
+    "raw": gettext_lazy("Raw"),
+    "eval": gettext_lazy("Evaluation"),
+    "sft": gettext_lazy("Fine-tuning"),
+    "preference": gettext_lazy("Preference pairs"),
+}
 STATUS_LABELS = {
     ExportJob.Status.QUEUED: gettext_lazy("Queued"),
     ExportJob.Status.RUNNING: gettext_lazy("Running"),
@@ -57,6 +63,8 @@ def _jobs_context(project: Project) -> dict[str, Any]:
     jobs = export_job_list(project=project)
     for job in jobs:
         job.status_label = STATUS_LABELS.get(job.status, job.status)
+        job.kind_label = KIND_SHORT_LABELS.get(job.kind, job.kind)
+        job.format_label = dict(FORMAT_LABELS).get(job.file_format, job.file_format)
     return {
         "project": project,
         "jobs": jobs,

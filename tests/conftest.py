@@ -84,11 +84,15 @@ def collected_static() -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
 
 
-@pytest.fixture(autouse=True)
-def plain_http(settings: Any) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def plain_http() -> Iterator[None]:
     """The test client and the live server speak plain HTTP, as gunicorn does behind a
-    proxy that terminates TLS; production mode would otherwise redirect each request."""
-    settings.SECURE_SSL_REDIRECT = False
+    proxy that terminates TLS; production mode would otherwise redirect each request.
+    Session-wide, before the live server's middleware reads the setting."""
+    from django.test import override_settings
+
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
 
 
 @pytest.fixture(autouse=True)

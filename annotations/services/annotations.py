@@ -4,6 +4,7 @@ import orjson
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotations.db import prepared_cursor
 from annotations.errors import Conflict, InvalidInput, NotFound
@@ -157,7 +158,7 @@ def _annotation_submit(
     if queue_item_id is not None:
         slot = queue_item_lock_for_submit(item_id=queue_item_id, reviewer=reviewer)
         if slot.message_id != message.pk:
-            raise InvalidInput("The queue item is for another message.")
+            raise InvalidInput(_("The queue item is for another message."))
         if slot.labeled:
             slot = None
     annotation, created = _write(
@@ -209,7 +210,7 @@ def _submit_to_queue_postgresql(
 ) -> Annotation | None:
     """A new annotation filling a slot of the item; None when it would be an edit."""
     check_rubric = rubric is None
-    for _ in range(2):
+    for _attempt in range(2):
         if check_rubric:
             rubric = _active_rubrics.get(message.project_id)
             if rubric is None:
@@ -240,7 +241,7 @@ def _submit_to_queue_postgresql(
             raise NotFound("No such queue item.")
         message_id, labeled, rubric_current, has_room, annotation_id = row
         if message_id != message.pk:
-            raise InvalidInput("The queue item is for another message.")
+            raise InvalidInput(_("The queue item is for another message."))
         if labeled:
             return None
         if not rubric_current:

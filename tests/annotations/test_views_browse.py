@@ -479,3 +479,21 @@ def test_others_labels_stay_hidden_while_the_reviewer_holds_the_answer(
     annotation_submit(message=message, reviewer=reviewer, answers=GOOD_ANSWERS)
     labeled = browser.get(detail_url("conv-1"))
     assert len(labeled.context["chat_messages"][1].labels) == 2
+
+
+def test_not_found_and_forbidden_pages_speak_the_users_language(
+    client: Client, devot: Project
+) -> None:
+    viewer = UserFactory(username="viewer")
+    membership_set(project=devot, user=viewer, role=Membership.Role.VIEWER)
+    client.force_login(viewer)
+
+    missing = client.get("/p/no-such-project/conversations/", headers={"Accept-Language": "ko"})
+    forbidden = client.get(
+        reverse("queue-create", kwargs={"slug": "devot"}), headers={"Accept-Language": "ko"}
+    )
+
+    assert missing.status_code == 404
+    assert "찾을 수 없음" in missing.content.decode()
+    assert forbidden.status_code == 403
+    assert "권한 없음" in forbidden.content.decode()
