@@ -102,6 +102,11 @@ def test_question_mark_lists_the_shortcuts_and_s_skips(page, live_server):
 
     page.keyboard.press("?")
     assert page.locator("#shortcuts").is_visible()
+    for key in ("Tab", "Shift+Tab", "Tab"):
+        page.keyboard.press(key)
+        assert page.evaluate(
+            "() => document.getElementById('shortcuts').contains(document.activeElement)"
+        )
     page.keyboard.press("Escape")
     assert page.locator("#shortcuts").is_hidden()
     page.keyboard.press("s")

@@ -166,6 +166,10 @@
       if (key === "Escape" || key === "?") {
         event.preventDefault();
         toggleOverlay(false);
+      } else if (key === "Tab") {
+        // A modal dialog: focus stays in it until it is closed.
+        event.preventDefault();
+        overlay.querySelector("button").focus();
       }
       return;
     }
