@@ -66,12 +66,13 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    # Widget votes that are in order are answered here, ahead of the rest.
+    "annotations.middleware.WidgetVoteMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "annotations.middleware.ApiBodyLimitMiddleware",
     "annotations.middleware.NulInputMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "annotations.middleware.WidgetVoteMiddleware",
     "annotations.middleware.SessionMiddleware",
     "annotations.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -611,3 +611,16 @@ def test_a_keys_use_is_recorded_at_most_once_an_interval(widget_project, api):
     # The secret key the fixture logged the conversation with was recorded too.
     secret = ProjectKey.objects.get(project=widget_project, kind="secret")
     assert secret.last_used_at is not None
+
+
+def test_the_fast_path_leaves_redirects_and_query_strings_to_the_whole_stack(
+    widget_project, settings
+):
+    with_query = send(body=vote(user="q"), path=URL + "?x=%00")
+    assert with_query.status_code == 400
+    settings.SECURE_SSL_REDIRECT = True
+    insecure = send(body=vote(user="plain-http"))
+
+    assert insecure.status_code == 301
+    assert insecure.headers["Location"].startswith("https://")
+    assert not Feedback.objects.exists()
