@@ -13,6 +13,8 @@ alone; everywhere else they are Django's and django-htmx's own.
 
 from collections.abc import Callable
 
+from corsheaders.conf import conf as cors_conf
+from corsheaders.middleware import ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
@@ -176,10 +178,7 @@ class WidgetVoteMiddleware:
 def _cors_headers(request: HttpRequest, response: HttpResponse) -> None:
     """What django-cors-headers adds to an answer to an allowed origin (the vote's
     origin was checked against its project's), credentials never allowed."""
-    from corsheaders.conf import conf
-    from corsheaders.middleware import ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS
-
     patch_vary_headers(response, ("origin",))
     response[ACCESS_CONTROL_ALLOW_ORIGIN] = request.META["HTTP_ORIGIN"]
-    if conf.CORS_EXPOSE_HEADERS:
-        response[ACCESS_CONTROL_EXPOSE_HEADERS] = ", ".join(conf.CORS_EXPOSE_HEADERS)
+    if cors_conf.CORS_EXPOSE_HEADERS:
+        response[ACCESS_CONTROL_EXPOSE_HEADERS] = ", ".join(cors_conf.CORS_EXPOSE_HEADERS)
