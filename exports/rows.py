@@ -353,6 +353,18 @@ def _human_ratings_good(
     )
 
 
+def reference_answer(item: Item, questions_by_version: QuestionsByVersion) -> str:
+    """The eval row's reference: the latest correction whose author did not rank it below
+    the original in the pairwise question, else "". A correction its own author judged
+    worse than the answer is no ground truth."""
+    preferred = [
+        correction.text
+        for correction in corrections(item, questions_by_version)
+        if correction.verdict != "a"
+    ]
+    return preferred[-1] if preferred else ""
+
+
 def approved_answer(
     item: Item, questions_by_version: QuestionsByVersion, min_rating: float
 ) -> str | None:
@@ -366,10 +378,10 @@ def approved_answer(
     voted it up and nobody down. An answer rated bad never passes: when it fails, the
     latest correction is taken even though its author ranked it below the original.
     """
-    written = corrections(item, questions_by_version)
-    preferred = [correction.text for correction in written if correction.verdict != "a"]
+    preferred = reference_answer(item, questions_by_version)
     if preferred:
-        return preferred[-1]
+        return preferred
+    written = corrections(item, questions_by_version)
     corrected = written[-1].text if written else ""
     annotations = item.get("annotations") or []
     if _negative_label(annotations, questions_by_version, min_rating):
@@ -524,7 +536,7 @@ def eval_row(item: Item, questions_by_version: QuestionsByVersion, options: RowO
         ],
         "response": item.get("answer") or "",
         "retrieved_contexts": [context["text"] for context in _contexts(item.get("contexts"))],
-        "reference": corrected_answer(item),
+        "reference": reference_answer(item, questions_by_version),
         "labels": consensus(item.get("annotations") or [], questions_by_version),
         "feedback": feedback_summary(item.get("feedback") or []),
     }

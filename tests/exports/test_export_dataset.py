@@ -89,7 +89,8 @@ EXPECTED = {
         ),
         ("hi", "Hello! How can I help?", [], ""),
         ("What is 2+2?", "5", [], ""),
-        ("Explain acks_late.", "A long, right answer.", ["Start a worker."], PAIRWISE_CORRECTION),
+        # Its only correction's author preferred the original: no reference.
+        ("Explain acks_late.", "A long, right answer.", ["Start a worker."], ""),
     ],
     "sft": [
         [

@@ -414,3 +414,12 @@ def test_item_redact_covers_identifiers_that_people_choose():
     # Plain ids stay as they are.
     assert item_redact(item())["end_user"] == "u-42"
     assert item_redact(item())["contexts"][0]["id"] == "doc-1"
+
+
+def test_eval_reference_is_the_latest_correction_its_author_preferred():
+    # Bob's later correction is one he ranked below the answer: Alice's is the reference.
+    assert eval_row(_two_reviewers_disagreeing(), QUESTIONS, RowOptions())["reference"] == (
+        "Alice's fix."
+    )
+    only_worse = item(annotations=[label("bob", {"preference": "a"}, 2, corrected="Bob's worse.")])
+    assert eval_row(only_worse, QUESTIONS, RowOptions())["reference"] == ""
