@@ -8,7 +8,15 @@ claim the next item, submit labels, claim the next... Prints claims per second,
 p50/p99 latency of claim-next and of submit-and-next for 1, 8 and 32 reviewers, the
 statements per claim, and checks that no item was over-annotated or double-claimed.
 
-    python bench/queue.py [--items 1000000] [--seconds 15] [--reviewers 1,8,32]
+    python bench/queue.py [--items 1000000] [--seconds 15] [--reviewers 1,8,32] [--rate 1000]
+
+Without --rate every reviewer claims again as soon as it has submitted (a closed loop:
+the machine's capacity, and latencies that include waiting for a saturated CPU). With
+--rate the reviewers together start cycles at that many a second, each on its own
+schedule (an open loop, as a load generator at a constant rate): latencies at that
+throughput. A reviewer that falls behind its schedule starts its next cycle at once,
+and submit-and-next is timed from the scheduled start, so that falling behind shows
+in the figures instead of lowering the load.
 """
 
 import sys
@@ -22,6 +30,7 @@ sys.path[:] = [entry for entry in sys.path if entry and Path(entry).resolve() !=
 import argparse
 import multiprocessing
 import os
+import random
 import threading
 import time
 
@@ -148,7 +157,7 @@ def fresh_queue(project, items: int):
 
 
 def reviewer_loop(args: tuple) -> dict:
-    queue_id, user_id, seconds, start_at = args
+    queue_id, user_id, seconds, start_at, interval = args
     setup_django()
     from django.contrib.auth import get_user_model
 
@@ -167,9 +176,19 @@ def reviewer_loop(args: tuple) -> dict:
     started = time.perf_counter()
     item = queue_claim_next(queue=queue, reviewer=reviewer)
     claims.append(time.perf_counter() - started)
+    # Paced: cycles scheduled every `interval` seconds from a random phase, so that the
+    # reviewers' schedules interleave.
+    scheduled = time.perf_counter() + random.random() * interval if interval else None
     while item is not None and time.monotonic() < stop_at:
         handed.append(item.pk)
-        started = time.perf_counter()
+        if scheduled is not None:
+            wait = scheduled - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            started = scheduled
+            scheduled += interval
+        else:
+            started = time.perf_counter()
         annotation_submit(
             message=item.message, reviewer=reviewer, answers=GOOD, queue_item_id=item.pk
         )
@@ -229,6 +248,12 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--reviewers", default="1,8,32")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="cycles a second started by all reviewers together (open loop); default: "
+        "each reviewer as fast as it can (closed loop)",
+    )
     args = parser.parse_args()
     ensure_database()
     setup_django()
@@ -255,13 +280,15 @@ def main() -> None:
         statements = statements_per_claim(queue, users[0])
         connection.close()
         start_at = time.time() + 3
+        interval = count / args.rate if args.rate else 0.0
         stop = threading.Event()
         vacuums: dict[str, int] = {}
         vacuum = threading.Thread(target=autovacuum_stand_in, args=(stop, vacuums), daemon=True)
         vacuum.start()
         with multiprocessing.get_context("spawn").Pool(count) as pool:
             results = pool.map(
-                reviewer_loop, [(queue.pk, users[i], args.seconds, start_at) for i in range(count)]
+                reviewer_loop,
+                [(queue.pk, users[i], args.seconds, start_at, interval) for i in range(count)],
             )
         stop.set()
         vacuum.join()
@@ -272,8 +299,9 @@ def main() -> None:
         double = len(handed) - len(set(handed))
         rows = Annotation.objects.filter(queue_item__queue=queue).count()
         Claim.objects.filter(item__queue=queue).delete()
+        load = f" at {args.rate:,.0f} cycles/s offered" if args.rate else ""
         print(
-            f"{count:>2} reviewers, queue of {total:,} items: {len(claims) / args.seconds:,.0f} claims/s; "
+            f"{count:>2} reviewers{load}, queue of {total:,} items: {len(claims) / args.seconds:,.0f} claims/s; "
             f"claim-next p50 {percentile(claims, 0.5):.1f} ms p99 {percentile(claims, 0.99):.1f} ms; "
             f"submit-and-next p50 {percentile(cycles, 0.5):.1f} ms p99 {percentile(cycles, 0.99):.1f} ms; "
             f"{statements} statements per claim; {rows:,} annotations; "
