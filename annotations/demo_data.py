@@ -12,6 +12,7 @@ formatter keeps them compact and the prose stays readable.
 from __future__ import annotations
 
 import datetime
+import json
 import random
 import re
 from typing import NamedTuple
@@ -638,6 +639,41 @@ def _assistant(
     return message, latency
 
 
+def _search_step(
+    count: int, question: str, contexts: list[dict], model: str, at: datetime.datetime
+) -> list[dict]:
+    """An assistant message that calls the docs search tool, and the tool's result."""
+    call_id = f"call_{count + 1}"
+    arguments = {"query": question, "top_k": len(contexts)}
+    found = [{"id": c["id"], "title": c["title"], "score": c["score"]} for c in contexts]
+    return [
+        {
+            "id": f"m{count + 1}",
+            "role": "assistant",
+            "content": None,
+            "created_at": _iso(at + datetime.timedelta(seconds=1)),
+            "model": model,
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {
+                        "name": "search_docs",
+                        "arguments": json.dumps(arguments, ensure_ascii=False),
+                    },
+                }
+            ],
+        },
+        {
+            "id": f"m{count + 2}",
+            "role": "tool",
+            "tool_call_id": call_id,
+            "content": json.dumps(found, ensure_ascii=False),
+            "created_at": _iso(at + datetime.timedelta(seconds=2)),
+        },
+    ]
+
+
 def _conversation(
     conv_id: str, topic: Topic, user: str, start: datetime.datetime, t: float, rng: random.Random
 ) -> dict:
@@ -658,11 +694,17 @@ def _conversation(
         history += _tokens(text)
 
     at = start
-    add_user(_question(topic, rng), at)
+    question = _question(topic, rng)
+    add_user(question, at)
     flaw = _pick_flaw(topic, profile, model, rng)
     good_contexts = _relevant_contexts(topic, rng)
     missed = flaw is not None and flaw.kind == "retrieval_miss"
     contexts = _unrelated_contexts(topic, rng) if missed else good_contexts
+    if profile == "3":
+        # The latest prompt retrieves through function calling: the search call and its
+        # result come before the answer.
+        messages.extend(_search_step(len(messages), question, contexts, model, at))
+        at += datetime.timedelta(seconds=2)
     cites = profile != "1"
     if flaw is None:
         content = _with_sources(topic.answer, topic.lang, contexts) if cites else topic.answer
@@ -792,7 +834,8 @@ def demo_feedback(*, conversations: list[dict], seed: int = 7) -> list[dict]:
         user = conv.get("user") or "anonymous"
         for message in conv.get("messages", []):
             key = (conv["id"], message["id"], user)
-            if message.get("role") != "assistant" or key in seen:
+            # Votes go to answers, not to the steps that only call tools.
+            if message.get("role") != "assistant" or message.get("tool_calls") or key in seen:
                 continue
             kind, specific = _judge(message)
             if rng.random() >= (0.74 if kind else 0.55):

@@ -138,6 +138,11 @@ class Message(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # OpenAI's function calling: an assistant message's calls,
+    # [{"id", "type": "function", "function": {"name", "arguments"}}, ...], and on a
+    # tool message the id of the call it answers.
+    tool_calls = models.JSONField(default=list, blank=True)
+    tool_call_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -22,10 +22,12 @@ from pydantic import (
     StrictInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from typing_extensions import TypedDict
 
 MAX_CONTEXTS = 100
+MAX_TOOL_CALLS = 128
 MAX_MESSAGES = 10_000
 MAX_TAGS = 50
 MAX_CONTENT_CHARS = 1_000_000
@@ -117,19 +119,54 @@ class PromptIn(BaseModel):
     version: Annotated[str, Field(max_length=100)] = ""
 
 
+class FunctionCallIn(TypedDict):
+    """The function an assistant message calls, as OpenAI's chat format writes it:
+    the arguments are the JSON text the model wrote (kept as written, valid or not)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    arguments: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)]
+
+
+class ToolCallIn(TypedDict):
+    """One entry of an assistant message's `tool_calls`, validated straight into a dict."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    id: Identifier
+    type: Literal["function"]
+    function: FunctionCallIn
+
+
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Identifier
     role: Literal["system", "user", "assistant", "tool"]
-    content: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)]
+    # null or absent is empty, as OpenAI writes an assistant message that only calls tools.
+    content: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)] | None = None
     model: Annotated[str, Field(max_length=200)] | None = None
     prompt: PromptIn | None = None
     contexts: Annotated[list[ContextIn], Field(max_length=MAX_CONTEXTS, default_factory=list)]
     latency_ms: Annotated[StrictInt, Field(ge=0, le=2_147_483_647)] | None = None
     usage: Annotated[dict[str, Any], Field(default_factory=dict)]
     metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
+    tool_calls: Annotated[list[ToolCallIn], Field(max_length=MAX_TOOL_CALLS, default_factory=list)]
+    tool_call_id: Identifier | None = None
     created_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _tool_fields_fit_the_role(self) -> "MessageIn":
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("tool_calls: only assistant messages call tools")
+        if self.tool_call_id is not None and self.role != "tool":
+            raise ValueError("tool_call_id: only tool messages answer a tool call")
+        if self.tool_calls:
+            ids = [call["id"] for call in self.tool_calls]
+            if len(set(ids)) != len(ids):
+                raise ValueError("tool_calls: each call needs its own id")
+        return self
 
 
 class ConversationIn(BaseModel):

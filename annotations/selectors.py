@@ -160,9 +160,14 @@ def _lists(table: str, column: str, value: str, *, path: str = "pk") -> Q:
     return Q(**{f"{path}__in": holders})
 
 
+# An answer is an assistant message with something to say to the user: one that only
+# calls tools (empty content, OpenAI's `content: null`) is a step towards the answer.
+ANSWERS = Q(role=Message.Role.ASSISTANT) & (~Q(content="") | Q(tool_calls=[]))
+
+
 def message_filter(*, project: Project, filters: dict[str, Any]) -> QuerySet[Message]:
     """Assistant answers of a project matching a clean filter (see annotations.filters)."""
-    messages = Message.objects.filter(project=project, role=Message.Role.ASSISTANT)
+    messages = Message.objects.filter(ANSWERS, project=project)
     rating = filters.get("rating")
     if rating == "down":
         messages = messages.filter(

@@ -93,7 +93,8 @@ def build(rows: int) -> None:
             cursor.execute(
                 f"""INSERT INTO annotations_message
                    (conversation_id, project_id, external_id, position, role, content, model,
-                    prompt_name, prompt_version, contexts, usage, metadata, created_at)
+                    prompt_name, prompt_version, contexts, usage, metadata, tool_calls,
+                    tool_call_id, created_at)
                    SELECT c.id, c.project_id, m.external_id, m.position, m.role,
                           CASE m.role
                             WHEN 'system' THEN 'You are Devot, a helpful assistant.'
@@ -108,7 +109,7 @@ def build(rows: int) -> None:
                             '[{{"id": "doc-7", "title": "Celery: First steps", "url": "https://docs.celeryq.dev/", "text": "Celery requires a message broker such as RabbitMQ or Redis.", "score": 0.83}},
                               {{"id": "doc-9", "title": "Workers", "text": "Start a worker with celery -A proj worker.", "score": 0.61}}]'
                           ELSE '[]' END::jsonb,
-                          '{{}}', '{{}}', c.created_at
+                          '{{}}', '{{}}', '[]', '', c.created_at
                    FROM annotations_conversation c
                    CROSS JOIN (VALUES ('s', 0, 'system'), ('q', 1, 'user'), ('a', 2, 'assistant'))
                      AS m(external_id, position, role)

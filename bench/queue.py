@@ -90,9 +90,11 @@ def build(items: int):
             cursor.execute(
                 """INSERT INTO annotations_message
                    (conversation_id, project_id, external_id, position, role, content, model,
-                    prompt_name, prompt_version, contexts, usage, metadata, created_at)
+                    prompt_name, prompt_version, contexts, usage, metadata, tool_calls,
+                    tool_call_id, created_at)
                    SELECT c.id, c.project_id, 'a', 1, 'assistant', 'answer ' || c.external_id,
-                          'gpt-4o-mini', 'devot-rag', '3', '[]', '{}', '{}', c.created_at
+                          'gpt-4o-mini', 'devot-rag', '3', '[]', '{}', '{}', '[]', '',
+                          c.created_at
                    FROM annotations_conversation c WHERE c.project_id = %s""",
                 [project.pk],
             )

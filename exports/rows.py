@@ -4,7 +4,9 @@ The read side hands over one *item* per assistant answer:
 
     {"conversation_id": "conv-1", "message_id": "m2", "created_at": "2026-11-25T10:00:00+00:00",
      "tags": ["beta"], "end_user": "u-42",
-     "history": [{"role": "system" | "user" | "assistant" | "tool", "content": "..."}, ...],
+     "history": [{"role": "system" | "user" | "assistant" | "tool", "content": "...",
+                  "tool_calls": [...] (assistant, when it called tools),
+                  "tool_call_id": "..." (tool, the call it answers)}, ...],
      "answer": "...", "contexts": [{"id", "title", "url", "text", "score"}, ...],
      "model": "...", "prompt_name": "...", "prompt_version": "...", "latency_ms": 1234,
      "feedback": [{"user", "rating", "reasons", "comment", "source", "created_at"}, ...],
@@ -426,14 +428,52 @@ def last_user_turn(history: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _chat(history: list[dict[str, Any]]) -> list[dict[str, str]]:
-    # Tool results need the tool call they answer, which is not logged: they are left out
-    # so that the chat stays valid for fine-tuning APIs.
-    return [
-        {"role": message["role"], "content": message.get("content") or ""}
+def history_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A message of a raw or eval row's history: role and content, plus the tool calls
+    of an assistant message and the call a tool message answers, only where they are
+    (as OpenAI's chat format writes them)."""
+    entry: dict[str, Any] = {"role": message["role"], "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        entry["tool_calls"] = message["tool_calls"]
+    if message.get("tool_call_id"):
+        entry["tool_call_id"] = message["tool_call_id"]
+    return entry
+
+
+def _chat(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history as a chat that fine-tuning APIs accept: an assistant message keeps
+    its tool calls when every one of them is answered by a tool message in the history,
+    and tool messages stay only right after the calls they answer. Other tool messages
+    (their call not logged) are left out, as are assistant messages that only called
+    tools whose results are missing."""
+    answered = {
+        message.get("tool_call_id")
         for message in history
-        if message.get("role") in ("system", "user", "assistant")
-    ]
+        if message.get("role") == "tool" and message.get("tool_call_id")
+    }
+    chat: list[dict[str, Any]] = []
+    awaited: set[str] = set()
+    for message in history:
+        role = message.get("role")
+        content = message.get("content") or ""
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id in awaited:
+                awaited.discard(call_id)
+                chat.append({"role": "tool", "tool_call_id": call_id, "content": content})
+            continue
+        if role not in ("system", "user", "assistant"):
+            continue
+        awaited = set()
+        entry: dict[str, Any] = {"role": role, "content": content}
+        calls = message.get("tool_calls") if role == "assistant" else None
+        if calls and all(call.get("id") in answered for call in calls):
+            entry["tool_calls"] = calls
+            awaited = {call["id"] for call in calls}
+        elif role == "assistant" and not content:
+            continue
+        chat.append(entry)
+    return chat
 
 
 # OpenAI's chat fine-tuning trains on every assistant message unless its "weight" is 0.
@@ -482,10 +522,7 @@ def raw_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOp
         "created_at": item.get("created_at"),
         "tags": list(item.get("tags") or []),
         "end_user": item.get("end_user") or "",
-        "history": [
-            {"role": message["role"], "content": message.get("content") or ""}
-            for message in item.get("history") or []
-        ],
+        "history": [history_message(message) for message in item.get("history") or []],
         "answer": item.get("answer") or "",
         "contexts": _contexts(item.get("contexts") or []),
         "model": item.get("model") or "",
@@ -530,10 +567,7 @@ def eval_row(item: Item, questions_by_version: QuestionsByVersion, options: RowO
         "conversation_id": item["conversation_id"],
         "message_id": item["message_id"],
         "user_input": last_user_turn(history),
-        "history": [
-            {"role": message["role"], "content": message.get("content") or ""}
-            for message in history
-        ],
+        "history": [history_message(message) for message in history],
         "response": item.get("answer") or "",
         "retrieved_contexts": [context["text"] for context in _contexts(item.get("contexts"))],
         "reference": reference_answer(item, questions_by_version),
@@ -607,6 +641,17 @@ ROW_BUILDERS: dict[str, RowsBuilder] = {
 }
 
 
+def _call_redact(call: dict[str, Any]) -> dict[str, Any]:
+    """A tool call with PII redacted in its arguments (a search for someone's e-mail)."""
+    function = call.get("function")
+    if not isinstance(function, dict):
+        return call
+    return {
+        **call,
+        "function": {**function, "arguments": redact_pii(str(function.get("arguments") or ""))},
+    }
+
+
 def item_redact(item: Item) -> Item:
     """A copy of the item with PII redacted in every free-text field and in the
     identifiers that people or their systems choose (end users, voters, annotators,
@@ -625,7 +670,15 @@ def item_redact(item: Item) -> Item:
         **item,
         "end_user": identifier(item.get("end_user")),
         "history": [
-            {**message, "content": redact_pii(message.get("content") or "")}
+            {
+                **message,
+                "content": redact_pii(message.get("content") or ""),
+                **(
+                    {"tool_calls": [_call_redact(call) for call in message["tool_calls"]]}
+                    if message.get("tool_calls")
+                    else {}
+                ),
+            }
             for message in item.get("history") or []
         ],
         "answer": redact_pii(item.get("answer") or ""),

@@ -11,14 +11,24 @@ import pyarrow as pa
 from exports.rows import RowOptions, columns_for
 
 # 2: SFT messages carry OpenAI's "weight"; a preference row per correction.
-SCHEMA_VERSION = 2
+# 3: chat messages carry "tool_calls" (assistant) and "tool_call_id" (tool) where set.
+SCHEMA_VERSION = 3
 JSON = {b"json": b"true"}
 
-CHAT_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+TOOL_CALL = pa.struct(
+    [
+        ("id", pa.string()),
+        ("type", pa.string()),
+        ("function", pa.struct([("name", pa.string()), ("arguments", pa.string())])),
+    ]
+)
+# Null where a message has none (JSON rows leave the keys out).
+TOOL_FIELDS = [("tool_calls", pa.list_(TOOL_CALL)), ("tool_call_id", pa.string())]
+CHAT_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string()), *TOOL_FIELDS])
 # An SFT message: "weight" 1 on the answer trained on, 0 on earlier assistant turns,
-# null on system and user messages (OpenAI allows it on assistant messages only).
+# null on system, user and tool messages (OpenAI allows it on assistant messages only).
 TRAINING_MESSAGE = pa.struct(
-    [("role", pa.string()), ("content", pa.string()), ("weight", pa.int64())]
+    [("role", pa.string()), ("content", pa.string()), *TOOL_FIELDS, ("weight", pa.int64())]
 )
 CONTEXT = pa.struct(
     [

@@ -236,23 +236,30 @@ def _histories_statement(conversation_ids: Iterable[int]) -> Statement:
     return _statement(
         Message.objects.filter(InList("conversation_id", conversation_ids))
         .order_by("conversation_id", "position")
-        .values_list("conversation_id", "position", "role", "content")
+        .annotate(tool_calls_json=Cast("tool_calls", TextField()))
+        .values_list(
+            "conversation_id", "position", "role", "content", "tool_calls_json", "tool_call_id"
+        )
     )
 
 
-def _histories(rows: list[tuple]) -> dict[int, tuple[list[int], list[dict[str, str]]]]:
+def _histories(rows: list[tuple]) -> dict[int, tuple[list[int], list[dict[str, Any]]]]:
     """{conversation id: (positions, messages)} of every message of the conversations,
     in position order; an answer's history is the prefix before its position."""
-    histories: dict[int, tuple[list[int], list[dict[str, str]]]] = {}
+    histories: dict[int, tuple[list[int], list[dict[str, Any]]]] = {}
     current = None
     positions: list[int] = []
-    messages: list[dict[str, str]] = []
-    for conversation_id, position, role, content in rows:
+    messages: list[dict[str, Any]] = []
+    for conversation_id, position, role, content, tool_calls, tool_call_id in rows:
         if conversation_id != current:
             current, positions, messages = conversation_id, [], []
             histories[conversation_id] = (positions, messages)
         positions.append(position)
-        messages.append({"role": role, "content": content})
+        message: dict[str, Any] = {"role": role, "content": content}
+        if tool_calls != "[]" or tool_call_id:
+            message["tool_calls"] = _json_list(tool_calls)
+            message["tool_call_id"] = tool_call_id
+        messages.append(message)
     return histories
 
 
@@ -419,7 +426,11 @@ SELECT m.id, json_build_object(
     'tags', c.tags,
     'end_user', c.end_user,
     'history', COALESCE((
-        SELECT json_agg(json_build_object('role', h.role, 'content', h.content)
+        SELECT json_agg(CASE WHEN h.tool_calls = '[]' AND h.tool_call_id = ''
+                             THEN json_build_object('role', h.role, 'content', h.content)
+                             ELSE json_build_object('role', h.role, 'content', h.content,
+                                                    'tool_calls', h.tool_calls,
+                                                    'tool_call_id', h.tool_call_id) END
                         ORDER BY h.position)
         FROM annotations_message h
         WHERE h.conversation_id = m.conversation_id AND h.position < m.position), '[]'),

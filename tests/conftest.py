@@ -96,6 +96,17 @@ def plain_http() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Each test starts and ends in the default language: a request in Korean leaves
+    Korean active in the thread, which would translate the next test's messages."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def isolated_cache(settings: Any) -> None:
     """A fresh cache namespace per test, so rate-limit counters never leak between tests."""
     import uuid

@@ -123,6 +123,8 @@ class MessageOutputSerializer(serializers.ModelSerializer):
             "latency_ms",
             "usage",
             "metadata",
+            "tool_calls",
+            "tool_call_id",
             "created_at",
             "feedback",
             "annotations",

@@ -49,6 +49,8 @@ MESSAGE_FIELDS = (
     "latency_ms",
     "usage",
     "metadata",
+    "tool_calls",
+    "tool_call_id",
     "created_at",
 )
 
@@ -195,7 +197,7 @@ def _ingest(*, project: Project, conversations: list[ConversationIn]) -> list[In
                     message.id,
                     position,
                     message.role,
-                    message.content,
+                    message.content or "",
                     message.model or "",
                     prompt.name if prompt else "",
                     prompt.version if prompt else "",
@@ -203,6 +205,8 @@ def _ingest(*, project: Project, conversations: list[ConversationIn]) -> list[In
                     message.latency_ms,
                     message.usage,
                     message.metadata,
+                    message.tool_calls,
+                    message.tool_call_id or "",
                     message.created_at or default_time,
                 )
             )

@@ -8,6 +8,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from annotations.models import DailyStats, Feedback, Message, Project
+from annotations.selectors import ANSWERS
 
 # Every refresh rebuilds the last RECENT_DAYS days whatever else it finds.
 RECENT_DAYS = 2
@@ -38,7 +39,7 @@ def daily_stats_refresh(
         vote_period &= Q(message__created_at__lt=end)
     bucket = ("day", "model", "prompt_name", "prompt_version")
     answers = (
-        Message.objects.filter(period, project=project, role=Message.Role.ASSISTANT)
+        Message.objects.filter(period, ANSWERS, project=project)
         .annotate(day=TruncDate("created_at", tzinfo=tz))
         .values(*bucket)
         .annotate(count=Count("id"))
@@ -102,9 +103,7 @@ def daily_stats_refresh_touched(*, project: Project) -> int:
     else:
         tz = timezone.get_current_timezone()
         days.update(
-            Message.objects.filter(
-                project=project, role=Message.Role.ASSISTANT, id__gt=state["message_id"]
-            )
+            Message.objects.filter(ANSWERS, project=project, id__gt=state["message_id"])
             .annotate(day=TruncDate("created_at", tzinfo=tz))
             .values_list("day", flat=True)
             .distinct()

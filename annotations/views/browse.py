@@ -20,6 +20,7 @@ from annotations.rubrics import text_of
 from annotations.selectors import annotations_for_conversation, answer_sources, conversation_get
 from annotations.selectors_admin import answer_page, rubric_questions
 from annotations.views.access import project_for
+from annotations.views.messages import tool_call_views
 
 PAGE_SIZE = 50
 FILTER_LABELS = {
@@ -154,6 +155,7 @@ def conversation_detail(request: HttpRequest, slug: str, external_id: str) -> Ht
             message.labels_hidden = len(message.labels)
             message.labels = []
         message.context_list = [_context_view(context) for context in message.contexts or []]
+        message.call_list = tool_call_views(message.tool_calls)
         message.usage_items = sorted((message.usage or {}).items())
         message.metadata_json = _pretty(message.metadata) if message.metadata else ""
         message.votes = [

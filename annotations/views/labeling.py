@@ -21,6 +21,7 @@ from annotations.rubrics import text_of
 from annotations.services import queues as queue_services
 from annotations.services.annotations import annotation_submit
 from annotations.views.access import can, project_for
+from annotations.views.messages import tool_call_views
 from annotations.views.queues import queue_of
 
 # "s" skips the item, so options are lettered without it.
@@ -279,6 +280,7 @@ def queue_item(request: HttpRequest, slug: str, queue_id: int, item_id: int) -> 
     history = selectors.conversation_history(message=message)
     for turn in history:
         turn.role_label = ROLE_LABELS.get(turn.role, turn.role)
+        turn.call_list = tool_call_views(turn.tool_calls)
     other_errors = [
         text
         for key, field_messages in errors.items()

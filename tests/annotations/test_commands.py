@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotations.models import Conversation, Feedback, Membership, Message, Project
-from annotations.selectors import project_key_resolve
+from annotations.selectors import ANSWERS, project_key_resolve
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +52,16 @@ def test_seed_demo_creates_realistic_data_and_is_idempotent():
     assert "secret_key" not in second
     project = Project.objects.get(slug=first["project"])
     assert Membership.objects.get(project=project, user__username="demo").role == "admin"
-    answers = Message.objects.filter(project=project, role="assistant")
+    answers = Message.objects.filter(ANSWERS, project=project)
     assert answers.exclude(contexts=[]).count() == answers.count()
+    # The latest prompt searches the docs through a tool call before answering.
+    steps = Message.objects.filter(project=project, role="assistant").exclude(tool_calls=[])
+    assert steps.exists()
+    assert not Feedback.objects.filter(message__in=steps).exists()
+    results = Message.objects.filter(project=project, role="tool")
+    assert set(results.values_list("tool_call_id", flat=True)) == {
+        call["id"] for step in steps for call in step.tool_calls
+    }
     assert answers.values("prompt_version").distinct().count() >= 2
     assert answers.values("model").distinct().count() >= 2
     ratings = set(Feedback.objects.values_list("rating", flat=True))

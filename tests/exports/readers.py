@@ -12,7 +12,7 @@ from exports.rows import RowOptions
 from exports.schemas import JSON, schema_for
 
 # Struct fields that rows leave out where they do not apply, and Parquet holds as null.
-OMITTED_WHEN_NULL = {"weight"}
+OMITTED_WHEN_NULL = {"weight", "tool_calls", "tool_call_id"}
 
 
 def _decode_json_fields(value: Any, field: pa.Field) -> Any:

@@ -423,3 +423,104 @@ def test_eval_reference_is_the_latest_correction_its_author_preferred():
     )
     only_worse = item(annotations=[label("bob", {"preference": "a"}, 2, corrected="Bob's worse.")])
     assert eval_row(only_worse, QUESTIONS, RowOptions())["reference"] == ""
+
+
+SEARCH = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "search_docs", "arguments": '{"q": "retry", "mail": "a@b.co"}'},
+}
+VERSION = {"id": "call_2", "type": "function", "function": {"name": "version", "arguments": "{}"}}
+
+
+def tool_history(*calls, results=("call_1", "call_2")):
+    return [
+        {"role": "user", "content": "재시도는?"},
+        {"role": "assistant", "content": "", "tool_calls": list(calls)},
+        *({"role": "tool", "content": f"result of {cid}", "tool_call_id": cid} for cid in results),
+    ]
+
+
+GOOD_LABEL = label("a", {"correctness": 5, "groundedness": 5, "helpfulness": 5})
+
+
+def test_sft_keeps_tool_calls_with_the_results_that_answer_them():
+    row = sft_row(
+        item(history=tool_history(SEARCH, VERSION), annotations=[GOOD_LABEL]),
+        QUESTIONS,
+        RowOptions(),
+    )
+
+    assert row["messages"] == [
+        {"role": "user", "content": "재시도는?"},
+        {"role": "assistant", "content": "", "tool_calls": [SEARCH, VERSION], "weight": 0},
+        {"role": "tool", "tool_call_id": "call_1", "content": "result of call_1"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "result of call_2"},
+        {"role": "assistant", "content": "브로커를 확인하세요.", "weight": 1},
+    ]
+
+
+def test_calls_whose_results_are_missing_are_left_out_with_their_partial_results():
+    """A fine-tuning API refuses a tool call without its result, and a result without
+    its call: a call answered only in part drops the call and the results it got."""
+    history = [
+        *tool_history(SEARCH, VERSION, results=("call_1",)),
+        {"role": "tool", "content": "stray", "tool_call_id": "call_9"},
+        {"role": "user", "content": "그리고?"},
+    ]
+
+    row = sft_row(item(history=history, annotations=[GOOD_LABEL]), QUESTIONS, RowOptions())
+
+    assert row["messages"] == [
+        {"role": "user", "content": "재시도는?"},
+        {"role": "user", "content": "그리고?"},
+        {"role": "assistant", "content": "브로커를 확인하세요.", "weight": 1},
+    ]
+
+
+def test_a_call_that_says_something_keeps_its_text_when_its_calls_go():
+    history = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "Let me look.", "tool_calls": [SEARCH]},
+    ]
+
+    [row] = preference_rows(
+        item(history=history, annotations=[label("a", {}, corrected="Fixed.")]),
+        QUESTIONS,
+        RowOptions(),
+    )
+
+    assert row["prompt"] == [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "Let me look."},
+    ]
+
+
+def test_raw_and_eval_history_carry_tool_fields_only_where_set():
+    history = tool_history(SEARCH, VERSION)
+
+    raw = raw_row(item(history=history), QUESTIONS, RowOptions())
+    evaluated = eval_row(item(history=history), QUESTIONS, RowOptions())
+
+    for row in (raw, evaluated):
+        assert row["history"][0] == {"role": "user", "content": "재시도는?"}
+        assert row["history"][1] == {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [SEARCH, VERSION],
+        }
+        assert row["history"][2] == {
+            "role": "tool",
+            "content": "result of call_1",
+            "tool_call_id": "call_1",
+        }
+    assert evaluated["user_input"] == "재시도는?"
+
+
+def test_redaction_reaches_tool_call_arguments():
+    redacted = item_redact(item(history=tool_history(SEARCH, VERSION)))
+
+    arguments = redacted["history"][1]["tool_calls"][0]["function"]["arguments"]
+    assert arguments == '{"q": "retry", "mail": "[EMAIL]"}'
+    assert redacted["history"][1]["tool_calls"][1] == VERSION
+    assert SEARCH["function"]["arguments"].endswith('"a@b.co"}')

@@ -1,0 +1,101 @@
+"""Conversations with tool calls, ingested through the API's service and exported: the
+database's item builder (PostgreSQL) and the portable reader (SQLite) both carry the
+calls and the results into every kind and format."""
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from annotations.models import Message
+from annotations.payloads import ConversationIn
+from annotations.services.annotations import annotation_submit
+from annotations.services.ingest import conversation_ingest
+from annotations.services.rubrics import rubric_create_default
+from tests.annotations.test_tool_calls import HOSTILE, tool_conversation
+from tests.factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tool_project():
+    project = ProjectFactory(slug="tools", name="Tools")
+    rubric_create_default(project=project)
+    conversation_ingest(
+        project=project, conversation=ConversationIn.model_validate(tool_conversation())
+    )
+    answer = Message.objects.get(external_id="m5")
+    reviewer = get_user_model().objects.create(username="mina")
+    annotation_submit(
+        message=answer,
+        reviewer=reviewer,
+        answers={"correctness": 5, "groundedness": 5, "helpfulness": 5},
+    )
+    return project
+
+
+def run_export(tmp_path, kind, file_format, *args):
+    output = tmp_path / f"{kind}.{file_format}"
+    call_command(
+        "export_dataset",
+        "--project=tools",
+        f"--kind={kind}",
+        f"--format={file_format}",
+        f"--output={output}",
+        "--quiet",
+        *args,
+    )
+    return output
+
+
+CALLS = tool_conversation()["messages"][1]["tool_calls"]
+
+
+def test_raw_jsonl_history_holds_the_calls_and_their_results(tool_project, tmp_path):
+    [row] = [json.loads(line) for line in run_export(tmp_path, "raw", "jsonl").open()]
+
+    # Only the final answer is a row: the message that only called tools is a step.
+    assert row["message_id"] == "m5"
+    assert row["history"] == [
+        {"role": "user", "content": "Celery 재시도는 어떻게 하나요?"},
+        {"role": "assistant", "content": "", "tool_calls": CALLS},
+        {"role": "tool", "content": "autoretry_for=...", "tool_call_id": "call_1"},
+        {"role": "tool", "content": "5.4", "tool_call_id": "call_2"},
+    ]
+
+
+def test_sft_parquet_holds_a_chat_a_fine_tuning_api_accepts(tool_project, tmp_path):
+    [row] = pq.read_table(run_export(tmp_path, "sft", "parquet")).to_pylist()
+
+    messages = row["messages"]
+    assert [message["role"] for message in messages] == [
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "assistant",
+    ]
+    assert messages[1]["tool_calls"] == CALLS
+    assert messages[1]["weight"] == 0
+    assert [message["tool_call_id"] for message in messages[2:4]] == ["call_1", "call_2"]
+    assert messages[4] == {
+        "role": "assistant",
+        "content": "`autoretry_for`를 쓰세요.",
+        "tool_calls": None,
+        "tool_call_id": None,
+        "weight": 1,
+    }
+
+
+def test_redacted_export_redacts_call_arguments(tool_project, tmp_path):
+    [row] = [
+        json.loads(line) for line in run_export(tmp_path, "raw", "jsonl", "--redact-pii").open()
+    ]
+
+    arguments = row["history"][1]["tool_calls"][0]["function"]["arguments"]
+    assert "minji@example.com" not in arguments
+    assert json.loads(arguments)["email"] == "[EMAIL]"
+    assert "minji@example.com" in HOSTILE
