@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 
 
@@ -141,8 +141,12 @@ class Message(models.Model):
     # OpenAI's function calling: an assistant message's calls,
     # [{"id", "type": "function", "function": {"name", "arguments"}}, ...], and on a
     # tool message the id of the call it answers.
-    tool_calls = models.JSONField(default=list, blank=True)
-    tool_call_id = models.CharField(max_length=255, blank=True)
+    # Database defaults too, so that a process still running the code from before these
+    # columns (its COPY does not name them) keeps ingesting during a deploy.
+    tool_calls = models.JSONField(
+        default=list, blank=True, db_default=Value([], models.JSONField())
+    )
+    tool_call_id = models.CharField(max_length=255, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -160,10 +164,22 @@ class Message(models.Model):
             models.Index(
                 fields=["project", "role", "created_at"], name="message_project_role_time"
             ),
+            # Only the messages that call tools (most projects have none): whether an
+            # export needs the tool fields in its schema is one probe of it.
+            models.Index(
+                fields=["project"], condition=~Q(tool_calls=[]), name="message_tool_calls"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.conversation_id}/{self.external_id} ({self.role})"
+
+    @property
+    def is_answer(self) -> bool:
+        """What end users rate and reviewers label: an assistant message that says
+        something to the user. One that calls tools is a step towards the answer
+        (see annotations.selectors.ANSWERS, the same rule in a query)."""
+        return self.role == self.Role.ASSISTANT and not self.tool_calls
 
 
 class Feedback(models.Model):

@@ -144,7 +144,7 @@ class MessageIn(BaseModel):
 
     id: Identifier
     role: Literal["system", "user", "assistant", "tool"]
-    # null or absent is empty, as OpenAI writes an assistant message that only calls tools.
+    # null or absent only on an assistant message that calls tools, as OpenAI writes it.
     content: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)] | None = None
     model: Annotated[str, Field(max_length=200)] | None = None
     prompt: PromptIn | None = None
@@ -152,12 +152,18 @@ class MessageIn(BaseModel):
     latency_ms: Annotated[StrictInt, Field(ge=0, le=2_147_483_647)] | None = None
     usage: Annotated[dict[str, Any], Field(default_factory=dict)]
     metadata: Annotated[dict[str, Any], Field(default_factory=dict)]
-    tool_calls: Annotated[list[ToolCallIn], Field(max_length=MAX_TOOL_CALLS, default_factory=list)]
+    # null is none, as some clients write it.
+    tool_calls: Annotated[list[ToolCallIn], Field(max_length=MAX_TOOL_CALLS)] | None = None
     tool_call_id: Identifier | None = None
     created_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _tool_fields_fit_the_role(self) -> "MessageIn":
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(
+                "content: required (only an assistant message that calls tools may leave it "
+                "null or out)"
+            )
         if self.tool_calls and self.role != "assistant":
             raise ValueError("tool_calls: only assistant messages call tools")
         if self.tool_call_id is not None and self.role != "tool":

@@ -160,9 +160,10 @@ def _lists(table: str, column: str, value: str, *, path: str = "pk") -> Q:
     return Q(**{f"{path}__in": holders})
 
 
-# An answer is an assistant message with something to say to the user: one that only
-# calls tools (empty content, OpenAI's `content: null`) is a step towards the answer.
-ANSWERS = Q(role=Message.Role.ASSISTANT) & (~Q(content="") | Q(tool_calls=[]))
+# An answer is what end users rate and reviewers label: an assistant message that calls
+# no tools. One that calls tools (whether or not it also says "let me look that up") is
+# a step towards the answer. Message.is_answer is the same rule on one message.
+ANSWERS = Q(role=Message.Role.ASSISTANT, tool_calls=[])
 
 
 def message_filter(*, project: Project, filters: dict[str, Any]) -> QuerySet[Message]:

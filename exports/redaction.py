@@ -18,6 +18,7 @@ that looks like an address: slices (arr[::2]), Kotlin labels (this@MainActivity)
 image densities (icon@2x.png) and matrix products (q@k.transpose(...)).
 """
 
+import json
 import re
 from collections.abc import Callable
 
@@ -451,3 +452,37 @@ def redact_pii(text: str) -> str:
     for pattern, placeholder, check in _RULES:
         text = _replace(text, pattern, placeholder, check)
     return text
+
+
+def redact_pii_json(text: str) -> str:
+    """redact_pii for text that may be JSON (tool call arguments, tool results): the
+    strings and numbers inside are redacted one by one, and a number that holds PII
+    becomes its placeholder as a string, so that the text stays valid JSON and escaped
+    characters (\\uXXXX Hangul before a phone number) cannot hide what they spell. Text
+    that is not JSON is redacted as text."""
+    if not text or not _may_hold_pii(text) or text.lstrip()[:1] not in ("{", "["):
+        return redact_pii(text)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return redact_pii(text)
+    redacted = _redact_value(value)
+    if redacted == value:
+        return text
+    return json.dumps(redacted, ensure_ascii=False)
+
+
+def _redact_value(value: object) -> object:
+    if isinstance(value, str):
+        return redact_pii(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        written = json.dumps(value)
+        redacted = redact_pii(written)
+        return value if redacted == written else redacted
+    if isinstance(value, list):
+        return [_redact_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _redact_value(item) for key, item in value.items()}
+    return value

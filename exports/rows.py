@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from exports.redaction import redact_pii
+from exports.redaction import redact_pii, redact_pii_json
 
 KINDS = ("raw", "eval", "sft", "preference")
 PREFERENCE_FORMATS = ("trl", "openai")
@@ -442,37 +442,48 @@ def history_message(message: dict[str, Any]) -> dict[str, Any]:
 
 def _chat(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The history as a chat that fine-tuning APIs accept: an assistant message keeps
-    its tool calls when every one of them is answered by a tool message in the history,
-    and tool messages stay only right after the calls they answer. Other tool messages
-    (their call not logged) are left out, as are assistant messages that only called
-    tools whose results are missing."""
-    answered = {
-        message.get("tool_call_id")
-        for message in history
-        if message.get("role") == "tool" and message.get("tool_call_id")
-    }
+    its tool calls when the tool messages right after it answer every one of them, and
+    those results follow it. Other tool messages (a call not logged, a result logged
+    out of place) are left out, with the calls they leave unanswered; an assistant
+    message left with nothing to say goes too."""
     chat: list[dict[str, Any]] = []
-    awaited: set[str] = set()
-    for message in history:
+    index = 0
+    while index < len(history):
+        message = history[index]
+        index += 1
         role = message.get("role")
-        content = message.get("content") or ""
-        if role == "tool":
-            call_id = message.get("tool_call_id")
-            if call_id in awaited:
-                awaited.discard(call_id)
-                chat.append({"role": "tool", "tool_call_id": call_id, "content": content})
-            continue
         if role not in ("system", "user", "assistant"):
             continue
-        awaited = set()
-        entry: dict[str, Any] = {"role": role, "content": content}
+        entry: dict[str, Any] = {"role": role, "content": message.get("content") or ""}
         calls = message.get("tool_calls") if role == "assistant" else None
-        if calls and all(call.get("id") in answered for call in calls):
-            entry["tool_calls"] = calls
-            awaited = {call["id"] for call in calls}
-        elif role == "assistant" and not content:
-            continue
-        chat.append(entry)
+        results = []
+        if calls:
+            # The tool messages that directly follow, belonging to this message.
+            while index < len(history) and history[index].get("role") == "tool":
+                results.append(history[index])
+                index += 1
+            call_ids = {call.get("id") for call in calls}
+            # The first result for each call, in the order logged.
+            firsts = {}
+            for result in results:
+                if result.get("tool_call_id") in call_ids:
+                    firsts.setdefault(result["tool_call_id"], result)
+            answered = list(firsts.values())
+            if call_ids <= firsts.keys():
+                entry["tool_calls"] = calls
+                results = answered
+            else:
+                results = []
+        if entry["content"] or "tool_calls" in entry or role != "assistant":
+            chat.append(entry)
+            chat.extend(
+                {
+                    "role": "tool",
+                    "tool_call_id": result["tool_call_id"],
+                    "content": result.get("content") or "",
+                }
+                for result in results
+            )
     return chat
 
 
@@ -648,7 +659,10 @@ def _call_redact(call: dict[str, Any]) -> dict[str, Any]:
         return call
     return {
         **call,
-        "function": {**function, "arguments": redact_pii(str(function.get("arguments") or ""))},
+        "function": {
+            **function,
+            "arguments": redact_pii_json(str(function.get("arguments") or "")),
+        },
     }
 
 
@@ -672,7 +686,9 @@ def item_redact(item: Item) -> Item:
         "history": [
             {
                 **message,
-                "content": redact_pii(message.get("content") or ""),
+                "content": (redact_pii_json if message.get("role") == "tool" else redact_pii)(
+                    message.get("content") or ""
+                ),
                 **(
                     {"tool_calls": [_call_redact(call) for call in message["tool_calls"]]}
                     if message.get("tool_calls")

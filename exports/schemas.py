@@ -11,7 +11,9 @@ import pyarrow as pa
 from exports.rows import RowOptions, columns_for
 
 # 2: SFT messages carry OpenAI's "weight"; a preference row per correction.
-# 3: chat messages carry "tool_calls" (assistant) and "tool_call_id" (tool) where set.
+# 3: chat messages carry "tool_calls" (assistant) and "tool_call_id" (tool) where set;
+#    the message structs have these fields only in exports of projects that log tool
+#    calls (chat templates test `"tool_calls" in message` and choke on a null there).
 SCHEMA_VERSION = 3
 JSON = {b"json": b"true"}
 
@@ -24,12 +26,28 @@ TOOL_CALL = pa.struct(
 )
 # Null where a message has none (JSON rows leave the keys out).
 TOOL_FIELDS = [("tool_calls", pa.list_(TOOL_CALL)), ("tool_call_id", pa.string())]
-CHAT_MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string()), *TOOL_FIELDS])
-# An SFT message: "weight" 1 on the answer trained on, 0 on earlier assistant turns,
-# null on system, user and tool messages (OpenAI allows it on assistant messages only).
-TRAINING_MESSAGE = pa.struct(
-    [("role", pa.string()), ("content", pa.string()), *TOOL_FIELDS, ("weight", pa.int64())]
-)
+
+
+def _chat_message(tools: bool) -> pa.DataType:
+    return pa.struct(
+        [("role", pa.string()), ("content", pa.string()), *(TOOL_FIELDS if tools else [])]
+    )
+
+
+def _training_message(tools: bool) -> pa.DataType:
+    """An SFT message: "weight" 1 on the answer trained on, 0 on earlier assistant
+    turns, null on system, user and tool messages (OpenAI allows it on assistant
+    messages only)."""
+    return pa.struct(
+        [
+            ("role", pa.string()),
+            ("content", pa.string()),
+            *(TOOL_FIELDS if tools else []),
+            ("weight", pa.int64()),
+        ]
+    )
+
+
 CONTEXT = pa.struct(
     [
         ("id", pa.string()),
@@ -69,48 +87,53 @@ ANNOTATION = pa.struct(
     ]
 )
 
-_FIELDS: dict[str, pa.Field] = {
-    field.name: field
-    for field in [
-        pa.field("conversation_id", pa.string()),
-        pa.field("message_id", pa.string()),
-        pa.field("created_at", pa.string()),
-        pa.field("tags", pa.list_(pa.string())),
-        pa.field("end_user", pa.string()),
-        pa.field("history", pa.list_(CHAT_MESSAGE)),
-        pa.field("answer", pa.string()),
-        pa.field("contexts", pa.list_(CONTEXT)),
-        pa.field("model", pa.string()),
-        pa.field("prompt_name", pa.string()),
-        pa.field("prompt_version", pa.string()),
-        pa.field("latency_ms", pa.int64()),
-        pa.field("feedback", FEEDBACK),
-        pa.field("votes", pa.list_(VOTE)),
-        pa.field("annotations", pa.list_(ANNOTATION)),
-        pa.field("consensus", pa.string(), metadata=JSON),
-        pa.field("agreement", pa.float64()),
-        pa.field("gold_label", pa.string(), metadata=JSON),
-        pa.field("corrected_answer", pa.string()),
-        pa.field("user_input", pa.string()),
-        pa.field("response", pa.string()),
-        pa.field("retrieved_contexts", pa.list_(pa.string())),
-        pa.field("reference", pa.string()),
-        pa.field("labels", pa.string(), metadata=JSON),
-        pa.field("messages", pa.list_(TRAINING_MESSAGE)),
-        pa.field("prompt", pa.list_(CHAT_MESSAGE)),
-        pa.field("chosen", pa.list_(CHAT_MESSAGE)),
-        pa.field("rejected", pa.list_(CHAT_MESSAGE)),
-        pa.field("input", pa.struct([("messages", pa.list_(CHAT_MESSAGE))])),
-        pa.field("preferred_output", pa.list_(CHAT_MESSAGE)),
-        pa.field("non_preferred_output", pa.list_(CHAT_MESSAGE)),
-    ]
-}
+
+def _fields(tools: bool) -> dict[str, pa.Field]:
+    chat_message = _chat_message(tools)
+    return {
+        field.name: field
+        for field in [
+            pa.field("conversation_id", pa.string()),
+            pa.field("message_id", pa.string()),
+            pa.field("created_at", pa.string()),
+            pa.field("tags", pa.list_(pa.string())),
+            pa.field("end_user", pa.string()),
+            pa.field("history", pa.list_(chat_message)),
+            pa.field("answer", pa.string()),
+            pa.field("contexts", pa.list_(CONTEXT)),
+            pa.field("model", pa.string()),
+            pa.field("prompt_name", pa.string()),
+            pa.field("prompt_version", pa.string()),
+            pa.field("latency_ms", pa.int64()),
+            pa.field("feedback", FEEDBACK),
+            pa.field("votes", pa.list_(VOTE)),
+            pa.field("annotations", pa.list_(ANNOTATION)),
+            pa.field("consensus", pa.string(), metadata=JSON),
+            pa.field("agreement", pa.float64()),
+            pa.field("gold_label", pa.string(), metadata=JSON),
+            pa.field("corrected_answer", pa.string()),
+            pa.field("user_input", pa.string()),
+            pa.field("response", pa.string()),
+            pa.field("retrieved_contexts", pa.list_(pa.string())),
+            pa.field("reference", pa.string()),
+            pa.field("labels", pa.string(), metadata=JSON),
+            pa.field("messages", pa.list_(_training_message(tools))),
+            pa.field("prompt", pa.list_(chat_message)),
+            pa.field("chosen", pa.list_(chat_message)),
+            pa.field("rejected", pa.list_(chat_message)),
+            pa.field("input", pa.struct([("messages", pa.list_(chat_message))])),
+            pa.field("preferred_output", pa.list_(chat_message)),
+            pa.field("non_preferred_output", pa.list_(chat_message)),
+        ]
+    }
 
 
-def schema_for(kind: str, options: RowOptions) -> pa.Schema:
-    """The Arrow schema of a kind's rows, columns in row order."""
+def schema_for(kind: str, options: RowOptions, *, tools: bool = False) -> pa.Schema:
+    """The Arrow schema of a kind's rows, columns in row order; with `tools`, chat
+    messages have the tool call fields."""
+    fields = _fields(tools)
     return pa.schema(
-        [_FIELDS[name] for name in columns_for(kind, options)],
+        [fields[name] for name in columns_for(kind, options)],
         metadata={
             b"feedback_site.kind": kind.encode(),
             b"schema_version": str(SCHEMA_VERSION).encode(),

@@ -88,6 +88,12 @@ def export_count(*, project: Project, filters: dict[str, Any]) -> int:
     return min(total, limit) if limit else total
 
 
+def project_calls_tools(*, project: Project) -> bool:
+    """Whether any message of the project calls tools: one probe of the partial index
+    that holds only such messages."""
+    return Message.objects.filter(project=project).exclude(tool_calls=[]).exists()
+
+
 def rubric_questions(*, project: Project) -> dict[int, list[dict[str, Any]]]:
     """Every rubric version of the project: {version: questions}."""
     return dict(Rubric.objects.filter(project=project).values_list("version", "questions"))

@@ -290,6 +290,11 @@ def annotation_import(
     different labels replace the old ones and are kept in the history.
     """
     message = message_get(project=project, conversation_id=conversation_id, message_id=message_id)
+    if not message.is_answer:
+        raise InvalidInput(
+            "Only answers can be labeled: assistant messages that call no tools.",
+            fields={"message": [f"message {message_id!r} is not an answer"]},
+        )
     rubric = rubric_active(project_id=project.pk)
     if rubric is None:
         raise NotFound("This project has no rubric.")

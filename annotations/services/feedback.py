@@ -93,6 +93,11 @@ def _feedback_submit_orm(
             "Only assistant messages can be rated.",
             fields={"message": [f"message {message_id!r} is a {message.role} message"]},
         )
+    if not message.is_answer:
+        raise InvalidInput(
+            "Only answers can be rated, not the steps that call tools.",
+            fields={"message": [f"message {message_id!r} calls tools; rate the answer"]},
+        )
     first_voted_at = (
         Feedback.objects.filter(message=message, end_user=end_user)
         .values_list("created_at", flat=True)
@@ -135,7 +140,7 @@ SELECT %(project)s, m.id, %(end_user)s, %(rating)s, %(reasons)s::jsonb, %(commen
 FROM annotations_message m
 JOIN annotations_conversation c ON c.id = m.conversation_id
 WHERE c.project_id = %(project)s AND c.external_id = %(conversation)s
-  AND m.external_id = %(message)s AND m.role = 'assistant'
+  AND m.external_id = %(message)s AND m.role = 'assistant' AND m.tool_calls = '[]'::jsonb
 ON CONFLICT (message_id, end_user) DO UPDATE SET
     rating = EXCLUDED.rating, reasons = EXCLUDED.reasons, comment = EXCLUDED.comment,
     source = EXCLUDED.source, updated_at = EXCLUDED.updated_at

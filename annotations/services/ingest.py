@@ -205,7 +205,7 @@ def _ingest(*, project: Project, conversations: list[ConversationIn]) -> list[In
                     message.latency_ms,
                     message.usage,
                     message.metadata,
-                    message.tool_calls,
+                    message.tool_calls or [],
                     message.tool_call_id or "",
                     message.created_at or default_time,
                 )

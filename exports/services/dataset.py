@@ -18,7 +18,7 @@ from exports.manifests import MANIFEST_NAME, manifest_build, manifest_stage
 from exports.options import ExportOptions
 from exports.rows import rows_build
 from exports.schemas import schema_for
-from exports.selectors import export_items, rubric_questions
+from exports.selectors import export_items, project_calls_tools, rubric_questions
 from exports.splits import split_for
 from exports.writers import EXTENSIONS, DatasetWriter, StagedFile, WrittenFile, writer_open
 
@@ -126,7 +126,9 @@ def dataset_export(
             "give the data file another name"
         )
     created = _prepare_directory(directory, create=create_directories or bool(options.split))
-    schema = schema_for(options.kind, options.row_options)
+    schema = schema_for(
+        options.kind, options.row_options, tools=project_calls_tools(project=project)
+    )
     questions = rubric_questions(project=project)
     writers: dict[str, DatasetWriter] = {}
     staged: list[StagedFile] = []

@@ -2,6 +2,7 @@
 how the conversation and labeling pages show them."""
 
 import copy
+import json
 
 import pytest
 from django.urls import reverse
@@ -158,12 +159,53 @@ def test_malformed_tool_calls_are_400_naming_the_field_and_write_nothing(api, ch
     assert Message.objects.count() == 0
 
 
-def test_content_may_be_null_or_absent_for_any_message(api):
-    payload = tool_conversation()
-    payload["messages"][4].pop("content")
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m[0].pop("content"),
+        lambda m: m[0].update(content=None),
+        lambda m: m[2].pop("content"),
+        lambda m: m[4].update(content=None),
+    ],
+    ids=["user-without-content", "user-null-content", "tool-without-content", "answer-null"],
+)
+def test_content_may_be_left_out_only_by_a_message_that_calls_tools(api, change):
+    response = api.post(URL, _mutated(change))
+
+    assert response.status_code == 400
+    assert "content: required" in json.dumps(response.json()["error"]["fields"])
+    assert Message.objects.count() == 0
+
+
+def test_null_tool_calls_are_none(api):
+    payload = _mutated(lambda m: m[4].update(tool_calls=None))
 
     assert api.post(URL, payload).status_code == 201
-    assert Message.objects.get(external_id="m5").content == ""
+    assert Message.objects.get(external_id="m5").tool_calls == []
+
+
+def test_a_step_that_calls_tools_cannot_be_rated_or_labeled(api, make_api, lead):
+    project, _, _ = project_create(slug="tools", name="Tools", created_by=lead)
+    client = make_api(project=project)
+    assert client.post(URL, tool_conversation()).status_code == 201
+    vote = {"conversation": "conv-tools", "user": "u-7", "rating": "up"}
+    label = {
+        "conversation": "conv-tools",
+        "annotator": "judge-1",
+        "source": "model",
+        "answers": {"correctness": 5, "groundedness": 5, "helpfulness": 5},
+    }
+
+    step_vote = client.post("/api/v1/feedback/", {**vote, "message": "m2"})
+    step_label = client.post("/api/v1/annotations/", {**label, "message": "m2"})
+    tool_label = client.post("/api/v1/annotations/", {**label, "message": "m3"})
+
+    assert step_vote.status_code == 400
+    assert "calls tools" in json.dumps(step_vote.json())
+    assert step_label.status_code == 400
+    assert tool_label.status_code == 400
+    assert client.post("/api/v1/feedback/", {**vote, "message": "m5"}).status_code == 201
+    assert client.post("/api/v1/annotations/", {**label, "message": "m5"}).status_code == 201
 
 
 @pytest.fixture
@@ -230,3 +272,30 @@ def test_demo_chat_puts_the_widget_on_answers_not_on_tool_steps(client, make_api
     assert 'data-feedback-message="m5"' in page
     assert 'data-feedback-message="m2"' not in page
     assert "autoretry_for=..." not in page
+
+
+def test_a_message_that_says_something_and_calls_tools_is_a_step(client, make_api, lead):
+    project, _, _ = project_create(slug="tools", name="Tools", created_by=lead)
+    payload = _mutated(lambda m: m[1].update(content="Let me search the docs."))
+    assert make_api(project=project).post(URL, payload).status_code == 201
+
+    queue = queue_create(project=project, name="Tools", filters={}, created_by=lead)
+
+    assert [item.message.external_id for item in QueueItem.objects.filter(queue=queue)] == ["m5"]
+
+
+def test_deep_or_huge_arguments_are_shown_as_written_and_quickly():
+    from annotations.views.messages import PRETTY_MAX_CHARS, tool_call_views
+
+    deep = "[" * 900 + "]" * 900
+    huge = json.dumps({"q": "x" * PRETTY_MAX_CHARS})
+
+    def shown(arguments):
+        return tool_call_views([{"id": "c", "function": {"name": "f", "arguments": arguments}}])[0][
+            "arguments"
+        ]
+
+    assert shown(",".join([deep] * 500)) == ",".join([deep] * 500)
+    assert shown(deep) == deep
+    assert shown(huge) == huge
+    assert shown('{"q": [1]}') == '{\n  "q": [\n    1\n  ]\n}'

@@ -254,15 +254,14 @@ def test_hugging_face_datasets_loads_the_files(labeled, tmp_path, file_format):
     assert sft_set.num_rows == 4
     assert pairs.column_names == ["prompt", "chosen", "rejected"]
     if file_format != "csv":
-        # Parquet's structs have every field: the tool fields are null where unused.
-        unused = {"tool_calls": None, "tool_call_id": None} if file_format == "parquet" else {}
+        # No tool fields: this project logs no tool calls (chat templates test for the
+        # key, and a null there breaks them).
         assert sft_set[0]["messages"][-1] == {
             "role": "assistant",
             "content": "브로커 URL을 확인하세요: `CELERY_BROKER_URL`.",
-            **unused,
             "weight": 1,
         }
-        assert pairs[0]["chosen"] == [{"role": "assistant", "content": CORRECTED, **unused}]
+        assert pairs[0]["chosen"] == [{"role": "assistant", "content": CORRECTED}]
     else:
         assert json.loads(sft_set[0]["messages"])[0] == {"role": "system", "content": SYSTEM}
 
@@ -605,19 +604,7 @@ def test_a_split_export_carries_a_dataset_card_with_its_types(labeled, tmp_path,
         assert features["retrieved_contexts"] == Value("string")
     else:
         assert features["retrieved_contexts"] == List(Value("string"))
-        tool_call = {
-            "id": Value("string"),
-            "type": Value("string"),
-            "function": {"name": Value("string"), "arguments": Value("string")},
-        }
-        assert features["history"] == List(
-            {
-                "role": Value("string"),
-                "content": Value("string"),
-                "tool_calls": List(tool_call),
-                "tool_call_id": Value("string"),
-            }
-        )
+        assert features["history"] == List({"role": Value("string"), "content": Value("string")})
     rows = sorted(
         (row for name in dataset for row in dataset[name]), key=lambda row: row["conversation_id"]
     )

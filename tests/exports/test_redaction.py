@@ -318,3 +318,24 @@ def test_phone_after_double_colon_is_a_phone_not_an_ipv6_address():
 def test_placeholders_do_not_change_a_second_pass(text, expected):
     assert redact_pii(text) == expected
     assert redact_pii(expected) == expected
+
+
+def test_json_text_is_redacted_value_by_value_and_stays_json():
+    import json
+
+    from exports.redaction import redact_pii_json
+
+    # Hangul escaped as \uXXXX must not hide the phone number glued to it.
+    escaped = json.dumps({"q": "연락처010-1234-5678"})
+    assert "\\uc5f0" in escaped
+    assert json.loads(redact_pii_json(escaped)) == {"q": "연락처[PHONE]"}
+    # A number that is a card becomes its placeholder as a string: still JSON.
+    assert json.loads(redact_pii_json('{"card": 4111111111111111, "n": 3}')) == {
+        "card": "[CARD]",
+        "n": 3,
+    }
+    unchanged = '{"q":  "retry"}'
+    assert redact_pii_json(unchanged) == unchanged
+    assert redact_pii_json("call 010-1234-5678") == "call [PHONE]"
+    deep = "[" * 5000 + "1" + "]" * 5000
+    assert redact_pii_json(deep) == deep

@@ -524,3 +524,41 @@ def test_redaction_reaches_tool_call_arguments():
     assert arguments == '{"q": "retry", "mail": "[EMAIL]"}'
     assert redacted["history"][1]["tool_calls"][1] == VERSION
     assert SEARCH["function"]["arguments"].endswith('"a@b.co"}')
+
+
+def test_a_call_stays_only_with_results_right_after_it():
+    """Call ids may repeat across turns, and a result may be logged out of place: a
+    fine-tuning API wants every call answered by the tool messages that follow it."""
+    reused = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "", "tool_calls": [SEARCH]},  # result not logged
+        {"role": "user", "content": "b"},
+        {"role": "assistant", "content": "", "tool_calls": [SEARCH]},
+        {"role": "tool", "content": "found", "tool_call_id": "call_1"},
+        {"role": "tool", "content": "again", "tool_call_id": "call_1"},
+    ]
+    out_of_place = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "", "tool_calls": [SEARCH, VERSION]},
+        {"role": "tool", "content": "found", "tool_call_id": "call_1"},
+        {"role": "assistant", "content": "Partial."},
+        {"role": "tool", "content": "5.4", "tool_call_id": "call_2"},
+    ]
+
+    def chat(history):
+        row = sft_row(item(history=history, annotations=[GOOD_LABEL]), QUESTIONS, RowOptions())
+        return [
+            (m["role"], m["content"], bool(m.get("tool_calls")), m.get("tool_call_id"))
+            for m in row["messages"][:-1]
+        ]
+
+    assert chat(reused) == [
+        ("user", "a", False, None),
+        ("user", "b", False, None),
+        ("assistant", "", True, None),
+        ("tool", "found", False, "call_1"),
+    ]
+    assert chat(out_of_place) == [
+        ("user", "a", False, None),
+        ("assistant", "Partial.", False, None),
+    ]

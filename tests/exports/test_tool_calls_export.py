@@ -99,3 +99,22 @@ def test_redacted_export_redacts_call_arguments(tool_project, tmp_path):
     assert "minji@example.com" not in arguments
     assert json.loads(arguments)["email"] == "[EMAIL]"
     assert "minji@example.com" in HOSTILE
+
+
+def test_parquet_and_the_card_type_the_tool_fields_only_for_projects_that_call_tools(
+    tool_project, tmp_path
+):
+    from exports.rows import RowOptions
+    from exports.schemas import schema_for
+
+    with_tools = pq.read_schema(run_export(tmp_path, "sft", "parquet"))
+    message = with_tools.field("messages").type.value_type
+    assert [field.name for field in message] == [
+        "role",
+        "content",
+        "tool_calls",
+        "tool_call_id",
+        "weight",
+    ]
+    plain = schema_for("sft", RowOptions()).field("messages").type.value_type
+    assert [field.name for field in plain] == ["role", "content", "weight"]

@@ -1,4 +1,4 @@
-/* Thumbs up/down feedback widget for chatbot answers: see the README. */
+/* feedback-site thumbs widget: see the README. */
 (function () {
   "use strict";
   // Loaded twice: keep the first copy.
@@ -8,10 +8,10 @@
   const TIMEOUT_MS = 10000;
   const MAX_COMMENT = 2000; // keepalive bodies must stay under 64 KB
   const MAX_DELAY_MS = 300000;
-  // At most 50 queued votes, kept a week.
   const MAX_QUEUE = 50;
-  const MAX_AGE_MS = 6048e5;
+  const MAX_AGE_MS = 6048e5; // a week
   const PREFIX = "feedback-widget:";
+  const locks = navigator.locks;
   const FEEDBACK_PATH = "/api/v1/widget/feedback/";
   const CONV = "data-feedback-conversation";
   const MSG = "data-feedback-message";
@@ -184,7 +184,7 @@
         do {
           again = false;
           // Web Locks: one tab at a time drains the queue all tabs share.
-          await (navigator.locks ? navigator.locks.request(queueKey(), drain) : drain());
+          await (locks ? locks.request(queueKey(), drain) : drain());
         } while (again);
       } finally {
         flushing = null;
@@ -202,20 +202,25 @@
     timer = setTimeout(flush, Math.max(next - Date.now(), 500));
   }
 
+  // Another tab's localStorage may lag: a sent item's lock tells the next drainer.
+  const SENT = PREFIX + "sent:";
   async function drain() {
+    const held = new Set(locks ? (await locks.query()).held.map((l) => l.name) : []);
+    const fresh = () => readQueue().filter((i) => !held.has(SENT + i.id));
     for (;;) {
       if (navigator.onLine === false) return;
       const now = Date.now();
       // Re-read each time: items may have been superseded meanwhile.
-      const item = readQueue().find((i) => (i.nextAt || 0) <= now);
+      const item = fresh().find((i) => (i.nextAt || 0) <= now);
       if (!item) return;
       const res = await request(item.method, FEEDBACK_PATH, item.body);
       const ok = res.status >= 200 && res.status < 300;
       const s = res.status;
       // 404 for 10 min: the answer may be logged after it is shown.
       const retry = !ok && (!s || s === 429 || s >= 500 || (s === 404 && now - item.at < 6e5));
-      const q = readQueue();
+      const q = fresh();
       const idx = q.findIndex((i) => i.id === item.id);
+      if (!retry) locks?.request(SENT + item.id, () => new Promise((r) => setTimeout(r, 15e3)));
       if (idx >= 0) {
         if (retry) {
           q[idx].attempts = (q[idx].attempts || 0) + 1;
