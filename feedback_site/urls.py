@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from annotations.api.exceptions import json_not_found, json_server_error
 
 
+@csrf_exempt  # an API client posting to a wrong path gets the JSON 404, not a CSRF page
 def api_not_found(request: HttpRequest) -> HttpResponse:
     return json_not_found(request)
 

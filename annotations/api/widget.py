@@ -225,6 +225,8 @@ class WidgetFeedbackApi(WidgetApiView):
         responses={
             201: FeedbackOutputSerializer,
             200: FeedbackOutputSerializer,
+            400: ErrorSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="No public key, or not a live one."),
             403: OpenApiResponse(ErrorSerializer, description="Origin or token refused."),
             404: ErrorSerializer,
             413: ErrorSerializer,
@@ -244,7 +246,14 @@ class WidgetFeedbackApi(WidgetApiView):
         summary="Withdraw an end user's vote",
         parameters=[KEY_PARAMETER],
         request=WidgetWithdrawIn,
-        responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer, 429: ErrorSerializer},
+        responses={
+            204: None,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            429: ErrorSerializer,
+        },
     )
     def delete(self, request: Request) -> Response:
         self.check_origin(request)
@@ -270,7 +279,7 @@ class WidgetConfigApi(WidgetApiView):
         operation_id="widget_config",
         summary="The reasons the widget offers and whether votes must be signed",
         parameters=[KEY_PARAMETER],
-        responses={200: dict},
+        responses={200: dict, 401: ErrorSerializer},
     )
     def get(self, request: Request) -> Response:
         return Response(

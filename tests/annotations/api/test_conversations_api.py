@@ -305,6 +305,19 @@ def test_unknown_api_path_is_json_404(api):
     assert response.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("path", ["/api/v1/does-not-exist/", "/api/v1/queues/false/refresh/"])
+def test_a_post_to_an_unknown_api_path_is_json_404_not_a_csrf_page(db, path):
+    from django.test import Client
+
+    # As an API client: no session, no CSRF token, CSRF checks on as in production.
+    response = Client(enforce_csrf_checks=True).post(
+        path, data="{}", content_type="application/json"
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
 def test_schema_and_docs_are_served(db):
     from django.test import Client
 
