@@ -164,10 +164,12 @@ class Message(models.Model):
             models.Index(
                 fields=["project", "role", "created_at"], name="message_project_role_time"
             ),
-            # Only the messages that call tools (most projects have none): whether an
-            # export needs the tool fields in its schema is one probe of it.
+            # Only the messages that call tools or answer a call (most projects have
+            # none): whether an export needs the tool fields is one probe of it.
             models.Index(
-                fields=["project"], condition=~Q(tool_calls=[]), name="message_tool_calls"
+                fields=["project"],
+                condition=~Q(tool_calls=[]) | ~Q(tool_call_id=""),
+                name="message_tool_calls",
             ),
         ]
 

@@ -468,8 +468,11 @@ def redact_pii_json(text: str) -> str:
         return redact_pii(text)
     redacted = _redact_value(value)
     if redacted == value:
-        return text
-    return json.dumps(redacted, ensure_ascii=False)
+        # Nothing in the parsed values; the text itself may still hold what parsing
+        # dropped (the first of two equal keys).
+        return redact_pii(text)
+    # A last pass over the text as written out catches what sits in keys.
+    return redact_pii(json.dumps(redacted, ensure_ascii=False))
 
 
 def _redact_value(value: object) -> object:
@@ -484,5 +487,5 @@ def _redact_value(value: object) -> object:
     if isinstance(value, list):
         return [_redact_value(item) for item in value]
     if isinstance(value, dict):
-        return {key: _redact_value(item) for key, item in value.items()}
+        return {redact_pii(key): _redact_value(item) for key, item in value.items()}
     return value

@@ -89,9 +89,13 @@ def export_count(*, project: Project, filters: dict[str, Any]) -> int:
 
 
 def project_calls_tools(*, project: Project) -> bool:
-    """Whether any message of the project calls tools: one probe of the partial index
-    that holds only such messages."""
-    return Message.objects.filter(project=project).exclude(tool_calls=[]).exists()
+    """Whether any message of the project calls tools or answers a call: one probe of
+    the partial index that holds only such messages."""
+    return (
+        Message.objects.filter(project=project)
+        .filter(~Q(tool_calls=[]) | ~Q(tool_call_id=""))
+        .exists()
+    )
 
 
 def rubric_questions(*, project: Project) -> dict[int, list[dict[str, Any]]]:

@@ -339,3 +339,14 @@ def test_json_text_is_redacted_value_by_value_and_stays_json():
     assert redact_pii_json("call 010-1234-5678") == "call [PHONE]"
     deep = "[" * 5000 + "1" + "]" * 5000
     assert redact_pii_json(deep) == deep
+
+
+def test_json_keys_and_repeated_keys_are_redacted_too():
+    from exports.redaction import redact_pii_json
+
+    assert (
+        redact_pii_json('{"alice@example.com": "x", "phone": 1}') == '{"[EMAIL]": "x", "phone": 1}'
+    )
+    # Parsing keeps only the last of two equal keys: the first value must not slip out.
+    assert "alice" not in redact_pii_json('{"to": "alice@example.com", "to": "bob"}')
+    assert "bob@x.io" not in redact_pii_json('{"q": "010-1234-5678", "bob@x.io": 2}')

@@ -118,3 +118,30 @@ def test_parquet_and_the_card_type_the_tool_fields_only_for_projects_that_call_t
     ]
     plain = schema_for("sft", RowOptions()).field("messages").type.value_type
     assert [field.name for field in plain] == ["role", "content", "weight"]
+
+
+def test_a_project_that_logs_only_tool_results_gets_the_tool_fields_too(tmp_path):
+    """A client may log tool results and strip the calls: Parquet keeps their ids as
+    JSONL does."""
+    project = ProjectFactory(slug="tools", name="Tools")
+    rubric_create_default(project=project)
+    payload = tool_conversation()
+    payload["messages"] = [
+        message for message in payload["messages"] if message["id"] not in ("m2",)
+    ]
+    conversation_ingest(project=project, conversation=ConversationIn.model_validate(payload))
+    answer = Message.objects.get(external_id="m5")
+    reviewer = get_user_model().objects.create(username="mina")
+    annotation_submit(
+        message=answer,
+        reviewer=reviewer,
+        answers={"correctness": 5, "groundedness": 5, "helpfulness": 5},
+    )
+
+    [row] = pq.read_table(run_export(tmp_path, "raw", "parquet")).to_pylist()
+
+    assert [message.get("tool_call_id") for message in row["history"]] == [
+        None,
+        "call_1",
+        "call_2",
+    ]
