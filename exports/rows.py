@@ -464,16 +464,14 @@ def _chat(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 index += 1
             call_ids = {call.get("id") for call in calls}
             # The first result for each call, in the order logged.
-            firsts = {}
+            firsts: dict[str, dict[str, Any]] = {}
             for result in results:
                 if result.get("tool_call_id") in call_ids:
                     firsts.setdefault(result["tool_call_id"], result)
-            answered = list(firsts.values())
-            if call_ids <= firsts.keys():
+            answered = call_ids <= firsts.keys()
+            if answered:
                 entry["tool_calls"] = calls
-                results = answered
-            else:
-                results = []
+            results = list(firsts.values()) if answered else []
         if entry["content"] or "tool_calls" in entry or role != "assistant":
             chat.append(entry)
             chat.extend(

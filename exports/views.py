@@ -26,6 +26,7 @@ KIND_LABELS = [
     ("preference", gettext_lazy("Preference pairs (chosen / rejected)")),
 ]
 FORMAT_LABELS = [("jsonl", "JSONL"), ("csv", "CSV"), ("parquet", "Parquet")]
+FORMAT_NAMES = dict(FORMAT_LABELS)
 KIND_SHORT_LABELS = {
     "raw": gettext_lazy("Raw"),
     "eval": gettext_lazy("Evaluation"),
@@ -64,7 +65,7 @@ def _jobs_context(project: Project) -> dict[str, Any]:
     for job in jobs:
         job.status_label = STATUS_LABELS.get(job.status, job.status)
         job.kind_label = KIND_SHORT_LABELS.get(job.kind, job.kind)
-        job.format_label = dict(FORMAT_LABELS).get(job.file_format, job.file_format)
+        job.format_label = FORMAT_NAMES.get(job.file_format, job.file_format)
     return {
         "project": project,
         "jobs": jobs,

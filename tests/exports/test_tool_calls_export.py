@@ -20,21 +20,23 @@ from tests.factories import ProjectFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def tool_project():
+def labeled_tool_project(conversation: dict):
+    """Project "tools" holding the conversation, its answer m5 rated good by a reviewer."""
     project = ProjectFactory(slug="tools", name="Tools")
     rubric_create_default(project=project)
-    conversation_ingest(
-        project=project, conversation=ConversationIn.model_validate(tool_conversation())
-    )
-    answer = Message.objects.get(external_id="m5")
+    conversation_ingest(project=project, conversation=ConversationIn.model_validate(conversation))
     reviewer = get_user_model().objects.create(username="mina")
     annotation_submit(
-        message=answer,
+        message=Message.objects.get(external_id="m5"),
         reviewer=reviewer,
         answers={"correctness": 5, "groundedness": 5, "helpfulness": 5},
     )
     return project
+
+
+@pytest.fixture
+def tool_project():
+    return labeled_tool_project(tool_conversation())
 
 
 def run_export(tmp_path, kind, file_format, *args):
@@ -123,20 +125,9 @@ def test_parquet_and_the_card_type_the_tool_fields_only_for_projects_that_call_t
 def test_a_project_that_logs_only_tool_results_gets_the_tool_fields_too(tmp_path):
     """A client may log tool results and strip the calls: Parquet keeps their ids as
     JSONL does."""
-    project = ProjectFactory(slug="tools", name="Tools")
-    rubric_create_default(project=project)
     payload = tool_conversation()
-    payload["messages"] = [
-        message for message in payload["messages"] if message["id"] not in ("m2",)
-    ]
-    conversation_ingest(project=project, conversation=ConversationIn.model_validate(payload))
-    answer = Message.objects.get(external_id="m5")
-    reviewer = get_user_model().objects.create(username="mina")
-    annotation_submit(
-        message=answer,
-        reviewer=reviewer,
-        answers={"correctness": 5, "groundedness": 5, "helpfulness": 5},
-    )
+    payload["messages"] = [message for message in payload["messages"] if message["id"] != "m2"]
+    labeled_tool_project(payload)
 
     [row] = pq.read_table(run_export(tmp_path, "raw", "parquet")).to_pylist()
 
