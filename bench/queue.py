@@ -158,9 +158,11 @@ def fresh_queue(project, items: int):
     return queue
 
 
-def reviewer_loop(args: tuple) -> dict:
-    queue_id, user_id, seconds, start_at, interval = args
-    setup_django()
+def reviewer_cycles(queue_id, user_id, seconds, start_at, interval, end_request, sleep) -> dict:
+    """One reviewer's loop: claim, then submit and claim the next, for `seconds`.
+
+    `end_request` runs where a web request would end (after each claim); `sleep` is
+    time.sleep, or gevent's in a worker of greenlets."""
     from django.contrib.auth import get_user_model
 
     from annotations.models import Queue
@@ -169,15 +171,17 @@ def reviewer_loop(args: tuple) -> dict:
 
     queue = Queue.objects.get(pk=queue_id)
     reviewer = get_user_model().objects.get(pk=user_id)
+    end_request()
     claims: list[float] = []
     cycles: list[float] = []
     handed: list[int] = []
     while time.time() < start_at:
-        time.sleep(0.01)
+        sleep(0.01)
     stop_at = time.monotonic() + seconds
     started = time.perf_counter()
     item = queue_claim_next(queue=queue, reviewer=reviewer)
     claims.append(time.perf_counter() - started)
+    end_request()
     # Paced: cycles scheduled every `interval` seconds from a random phase, so that the
     # reviewers' schedules interleave.
     scheduled = time.perf_counter() + random.random() * interval if interval else None
@@ -186,7 +190,7 @@ def reviewer_loop(args: tuple) -> dict:
         if scheduled is not None:
             wait = scheduled - time.perf_counter()
             if wait > 0:
-                time.sleep(wait)
+                sleep(wait)
             started = scheduled
             scheduled += interval
         else:
@@ -197,9 +201,48 @@ def reviewer_loop(args: tuple) -> dict:
         claim_started = time.perf_counter()
         item = queue_claim_next(queue=queue, reviewer=reviewer)
         done = time.perf_counter()
+        end_request()
         claims.append(done - claim_started)
         cycles.append(done - started)
     return {"claims": claims, "cycles": cycles, "handed": handed}
+
+
+def reviewer_loop(args: tuple) -> dict:
+    """A reviewer in a process of its own, keeping its database connection."""
+    setup_django()
+    return reviewer_cycles(*args, end_request=lambda: None, sleep=time.sleep)
+
+
+def worker_loop(args: tuple) -> list[dict]:
+    """A gunicorn gevent worker as gunicorn.conf.py runs it: the standard library patched
+    for greenlets, each reviewer a greenlet, the settings' pool of database connections
+    (8 a process) shared by all, a connection taken for each request (submit and claim
+    the next) and given back when it ends."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+
+    setup_django()
+    from django.db import connection
+
+    queue_id, user_ids, seconds, start_at, interval = args
+    greenlets = [
+        gevent.spawn(
+            reviewer_cycles,
+            queue_id,
+            user_id,
+            seconds,
+            start_at,
+            interval,
+            # Looked up when called: each greenlet has a connection of its own.
+            end_request=lambda: connection.close(),
+            sleep=gevent.sleep,
+        )
+        for user_id in user_ids
+    ]
+    gevent.joinall(greenlets, raise_error=True)
+    return [greenlet.value for greenlet in greenlets]
 
 
 def autovacuum_stand_in(stop: threading.Event, vacuums: dict[str, int]) -> None:
@@ -256,6 +299,13 @@ def main() -> None:
         help="cycles a second started by all reviewers together (open loop); default: "
         "each reviewer as fast as it can (closed loop)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="serve the reviewers from this many gevent worker processes, as gunicorn.conf.py "
+        "runs the site (a pool of database connections each); default: a process per reviewer",
+    )
     args = parser.parse_args()
     ensure_database()
     setup_django()
@@ -287,11 +337,23 @@ def main() -> None:
         vacuums: dict[str, int] = {}
         vacuum = threading.Thread(target=autovacuum_stand_in, args=(stop, vacuums), daemon=True)
         vacuum.start()
-        with multiprocessing.get_context("spawn").Pool(count) as pool:
-            results = pool.map(
-                reviewer_loop,
-                [(queue.pk, users[i], args.seconds, start_at, interval) for i in range(count)],
-            )
+        if args.workers:
+            processes = min(args.workers, count)
+            with multiprocessing.get_context("spawn").Pool(processes) as pool:
+                per_worker = pool.map(
+                    worker_loop,
+                    [
+                        (queue.pk, users[w:count:processes], args.seconds, start_at, interval)
+                        for w in range(processes)
+                    ],
+                )
+            results = [result for worker in per_worker for result in worker]
+        else:
+            with multiprocessing.get_context("spawn").Pool(count) as pool:
+                results = pool.map(
+                    reviewer_loop,
+                    [(queue.pk, users[i], args.seconds, start_at, interval) for i in range(count)],
+                )
         stop.set()
         vacuum.join()
         claims = [value for result in results for value in result["claims"]]
@@ -302,8 +364,13 @@ def main() -> None:
         rows = Annotation.objects.filter(queue_item__queue=queue).count()
         Claim.objects.filter(item__queue=queue).delete()
         load = f" at {args.rate:,.0f} cycles/s offered" if args.rate else ""
+        served = (
+            f" in {min(args.workers, count)} gevent workers"
+            if args.workers
+            else " in own processes"
+        )
         print(
-            f"{count:>2} reviewers{load}, queue of {total:,} items: {len(claims) / args.seconds:,.0f} claims/s; "
+            f"{count:>2} reviewers{served}{load}, queue of {total:,} items: {len(claims) / args.seconds:,.0f} claims/s; "
             f"claim-next p50 {percentile(claims, 0.5):.1f} ms p99 {percentile(claims, 0.99):.1f} ms; "
             f"submit-and-next p50 {percentile(cycles, 0.5):.1f} ms p99 {percentile(cycles, 0.99):.1f} ms; "
             f"{statements} statements per claim; {rows:,} annotations; "

@@ -652,6 +652,67 @@ def test_a_claim_does_not_read_through_the_reviewers_earlier_labels(project, lea
     assert read <= 3
 
 
+def test_a_claim_probes_labels_by_index_when_its_plan_was_made_on_an_empty_table(project, lead):
+    """The claim function's plans live as long as the connection: plans made while the
+    labels table was empty must not read every label once labels arrive."""
+    if not _on_postgresql():
+        pytest.skip("reads PostgreSQL's per-transaction table statistics")
+    from django.db import connection
+
+    for i in range(4):
+        add_answer(project, f"c{i}")
+    queue = queue_create(project=project, name="Warm", filters={}, created_by=lead)
+    ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE annotations_annotation")
+    # More runs than PL/pgSQL takes before it keeps a generic plan.
+    for _ in range(8):
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        claim_release(item=item, reviewer=ana)
+    elsewhere = add_answer(project, "elsewhere")
+    rubric = project.rubrics.get(is_active=True)
+    labels = Message.objects.bulk_create(
+        Message(
+            conversation_id=elsewhere.conversation_id,
+            project=project,
+            external_id=f"old-{i}",
+            position=10 + i,
+            role="assistant",
+            content="An answer labeled by someone else.",
+        )
+        for i in range(300)
+    )
+    Annotation.objects.bulk_create(
+        Annotation(
+            project=project,
+            message=message,
+            rubric=rubric,
+            annotator=bo,
+            annotator_key=annotator_key_for(bo),
+            annotator_name="bo",
+            answers=GOOD,
+        )
+        for message in labels
+    )
+    # Ana's lease on the head of the queue makes the claims below walk past it.
+    queue_claim_next(queue=queue, reviewer=ana)
+
+    def annotation_rows_read():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
+                   FROM pg_stat_xact_user_tables WHERE relname = 'annotations_annotation'"""
+            )
+            return cursor.fetchone()[0]
+
+    before = annotation_rows_read()
+    item = queue_claim_next(queue=queue, reviewer=bo)
+    annotation_submit(message=item.message, reviewer=bo, answers=GOOD, queue_item_id=item.pk)
+    read = annotation_rows_read() - before
+
+    assert read <= 5
+
+
 def _on_postgresql():
     from django.db import connection
 
