@@ -158,15 +158,23 @@ def fresh_queue(project, items: int):
     return queue
 
 
-def reviewer_cycles(queue_id, user_id, seconds, start_at, interval, end_request, sleep) -> dict:
+def reviewer_cycles(
+    queue_id, user_id, seconds, start_at, interval, together, end_request, sleep
+) -> dict:
     """One reviewer's loop: claim, then submit and claim the next, for `seconds`.
 
+    `together`: each submission is the labeling page's, which leases the next item in the
+    same statement; otherwise the submission and the claim are two calls (as an API
+    client or the next-item page makes them), and the claim is timed on its own.
     `end_request` runs where a web request would end (after each claim); `sleep` is
     time.sleep, or gevent's in a worker of greenlets."""
     from django.contrib.auth import get_user_model
 
     from annotations.models import Queue
-    from annotations.services.annotations import annotation_submit
+    from annotations.services.annotations import (
+        annotation_submit,
+        annotation_submit_and_claim_next,
+    )
     from annotations.services.queues import queue_claim_next
 
     queue = Queue.objects.get(pk=queue_id)
@@ -195,14 +203,20 @@ def reviewer_cycles(queue_id, user_id, seconds, start_at, interval, end_request,
             scheduled += interval
         else:
             started = time.perf_counter()
-        annotation_submit(
-            message=item.message, reviewer=reviewer, answers=GOOD, queue_item_id=item.pk
-        )
-        claim_started = time.perf_counter()
-        item = queue_claim_next(queue=queue, reviewer=reviewer)
-        done = time.perf_counter()
+        if together:
+            _, _, item = annotation_submit_and_claim_next(
+                item=item, reviewer=reviewer, answers=GOOD
+            )
+            done = time.perf_counter()
+        else:
+            annotation_submit(
+                message=item.message, reviewer=reviewer, answers=GOOD, queue_item_id=item.pk
+            )
+            claim_started = time.perf_counter()
+            item = queue_claim_next(queue=queue, reviewer=reviewer)
+            done = time.perf_counter()
+            claims.append(done - claim_started)
         end_request()
-        claims.append(done - claim_started)
         cycles.append(done - started)
     return {"claims": claims, "cycles": cycles, "handed": handed}
 
@@ -226,7 +240,7 @@ def worker_loop(args: tuple) -> list[dict]:
     setup_django()
     from django.db import connection
 
-    queue_id, user_ids, seconds, start_at, interval = args
+    queue_id, user_ids, seconds, start_at, interval, together = args
     greenlets = [
         gevent.spawn(
             reviewer_cycles,
@@ -235,6 +249,7 @@ def worker_loop(args: tuple) -> list[dict]:
             seconds,
             start_at,
             interval,
+            together,
             # Looked up when called: each greenlet has a connection of its own.
             end_request=lambda: connection.close(),
             sleep=gevent.sleep,
@@ -300,6 +315,13 @@ def main() -> None:
         "each reviewer as fast as it can (closed loop)",
     )
     parser.add_argument(
+        "--flows",
+        default="together,apart",
+        help="together: each submission is the labeling page's, which leases the next item "
+        "in the same statement; apart: a submission, then a claim of its own (as an API "
+        "client or the next-item page makes them), timed on its own",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=0,
@@ -326,7 +348,11 @@ def main() -> None:
             f"server autovacuum is off: during each run the bench checks the queue tables "
             f"every {NAPTIME_SECONDS:g} s and vacuums those past their autovacuum threshold"
         )
-    for count in [int(n) for n in args.reviewers.split(",")]:
+    runs = [
+        (int(count), flow) for count in args.reviewers.split(",") for flow in args.flows.split(",")
+    ]
+    for count, flow in runs:
+        together = flow == "together"
         queue = fresh_queue(project, args.items)
         total = QueueItem.objects.filter(queue=queue).count()
         statements = statements_per_claim(queue, users[0])
@@ -343,7 +369,14 @@ def main() -> None:
                 per_worker = pool.map(
                     worker_loop,
                     [
-                        (queue.pk, users[w:count:processes], args.seconds, start_at, interval)
+                        (
+                            queue.pk,
+                            users[w:count:processes],
+                            args.seconds,
+                            start_at,
+                            interval,
+                            together,
+                        )
                         for w in range(processes)
                     ],
                 )
@@ -352,7 +385,10 @@ def main() -> None:
             with multiprocessing.get_context("spawn").Pool(count) as pool:
                 results = pool.map(
                     reviewer_loop,
-                    [(queue.pk, users[i], args.seconds, start_at, interval) for i in range(count)],
+                    [
+                        (queue.pk, users[i], args.seconds, start_at, interval, together)
+                        for i in range(count)
+                    ],
                 )
         stop.set()
         vacuum.join()
@@ -369,10 +405,18 @@ def main() -> None:
             if args.workers
             else " in own processes"
         )
+        # Each reviewer's first claim, and one with each submission.
+        claimed = count + len(cycles)
+        timed = (
+            "submit-and-next in one statement"
+            if together
+            else f"claim-next p50 {percentile(claims, 0.5):.1f} ms p99 {percentile(claims, 0.99):.1f} ms; "
+            "submit-and-next as two calls"
+        )
         print(
-            f"{count:>2} reviewers{served}{load}, queue of {total:,} items: {len(claims) / args.seconds:,.0f} claims/s; "
-            f"claim-next p50 {percentile(claims, 0.5):.1f} ms p99 {percentile(claims, 0.99):.1f} ms; "
-            f"submit-and-next p50 {percentile(cycles, 0.5):.1f} ms p99 {percentile(cycles, 0.99):.1f} ms; "
+            f"{count:>2} reviewers{served}{load}, queue of {total:,} items: "
+            f"{claimed / args.seconds:,.0f} claims/s; {timed} "
+            f"p50 {percentile(cycles, 0.5):.1f} ms p99 {percentile(cycles, 0.99):.1f} ms; "
             f"{statements} statements per claim; {rows:,} annotations; "
             f"double claims {double}, over-annotated items {over}"
             + (

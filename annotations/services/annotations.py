@@ -7,13 +7,29 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotations.db import prepared_cursor
-from annotations.errors import Conflict, InvalidInput, NotFound
-from annotations.models import Annotation, AnnotationRevision, Message, Project, Rubric
+from annotations.errors import Conflict, Forbidden, InvalidInput, NotFound
+from annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    Message,
+    Project,
+    Queue,
+    QueueItem,
+    Rubric,
+)
 from annotations.rubrics import answers_validate, corrected_answer_of
 from annotations.selectors import message_get, rubric_active
 from annotations.services.queues import (
+    CLAIM_CALL,
+    CLAIM_COLUMNS,
+    CLAIM_JOINS,
+    CLAIM_LOCKED,
+    CLAIM_REREAD,
     SLOT_TAKEN_MESSAGE,
     annotator_key_for,
+    claim_outcome,
+    claim_params,
+    queue_claim_next,
     queue_item_count_annotation,
     queue_item_lock_for_submit,
 )
@@ -136,7 +152,7 @@ def annotation_submit(
     if queue_item_id is not None and connection.vendor == "postgresql":
         written = _submit_to_queue_postgresql(**submission)
         if written is not None:
-            return written, True
+            return written[0], True
         # An edit of the reviewer's own labels: the general path below keeps history.
     return _annotation_submit(**submission)
 
@@ -185,14 +201,27 @@ def _annotation_submit(
 # says how it works): lock the item, then, in a fresh snapshot, check the slot as
 # queue_item_lock_for_submit does, insert the annotation, count it on the item and end
 # the reviewer's lease. The general path takes nine round trips for the same.
-_SUBMIT_SQL = """
-SELECT slot_message, slot_labeled, rubric_current, has_room, annotation_id
-FROM annotations_submit_to_queue(
+_SUBMIT_CALL = """annotations_submit_to_queue(
     %(item)s::bigint, %(message)s::bigint, %(project)s::bigint, %(reviewer)s::bigint,
     %(annotator_key)s::text, %(annotator_name)s::text, %(rubric)s::bigint,
     %(check_rubric)s::boolean, %(answers)s::jsonb, %(corrected)s::text,
-    %(time_spent)s::integer, %(now)s::timestamptz)
-"""
+    %(time_spent)s::integer, %(now)s::timestamptz)"""
+_SUBMIT_COLUMNS = "s.slot_message, s.slot_labeled, s.rubric_current, s.has_room, s.annotation_id"
+_SUBMIT_SQL = f"SELECT {_SUBMIT_COLUMNS} FROM {_SUBMIT_CALL} AS s"  # noqa: S608
+# The submission and the reviewer's next claim in one statement and one transaction:
+# the claim (its function's statements each take a fresh snapshot, so they see the
+# submission) runs only when the submission inserted the annotation; otherwise the
+# claim columns are null. OFFSET 0 keeps the subquery from being merged into the join,
+# so that its condition gates the call (a one-time filter) instead of filtering what
+# the call returned after it ran.
+_SUBMIT_AND_CLAIM_SQL = f"""
+SELECT {_SUBMIT_COLUMNS}, {CLAIM_COLUMNS}
+FROM {_SUBMIT_CALL} AS s
+LEFT JOIN LATERAL (
+    SELECT * FROM {CLAIM_CALL} AS call WHERE s.annotation_id IS NOT NULL OFFSET 0
+) AS claim ON true
+{CLAIM_JOINS}
+"""  # noqa: S608
 
 # The active rubric of each project, as last read by this process. Rubric versions never
 # change once written; the statement above checks that this one is still the active one.
@@ -207,8 +236,13 @@ def _submit_to_queue_postgresql(
     rubric: Rubric | None,
     time_spent_ms: int | None,
     queue_item_id: int | None,
-) -> Annotation | None:
-    """A new annotation filling a slot of the item; None when it would be an edit."""
+    claim_in: Queue | None = None,
+) -> tuple[Annotation, QueueItem | str | None] | None:
+    """A new annotation filling a slot of the item; None when it would be an edit.
+
+    With `claim_in`, the same statement claims the reviewer's next item in that queue
+    once the annotation is in: the claim's outcome (see claim_outcome) comes second.
+    """
     check_rubric = rubric is None
     for _attempt in range(2):
         if check_rubric:
@@ -219,7 +253,6 @@ def _submit_to_queue_postgresql(
                     raise NotFound("This project has no rubric.")
                 _active_rubrics[message.project_id] = rubric
         clean, corrected = _validated(rubric, answers)
-        now = timezone.now()
         params = {
             "item": queue_item_id,
             "message": message.pk,
@@ -232,14 +265,17 @@ def _submit_to_queue_postgresql(
             "answers": orjson.dumps(clean).decode(),
             "corrected": corrected,
             "time_spent": time_spent_ms,
-            "now": now,
         }
+        if claim_in is not None:
+            params.update(claim_params(queue=claim_in, reviewer=reviewer))
+        else:
+            params["now"] = timezone.now()
         with prepared_cursor() as cursor:
-            cursor.execute(_SUBMIT_SQL, params)
+            cursor.execute(_SUBMIT_SQL if claim_in is None else _SUBMIT_AND_CLAIM_SQL, params)
             row = cursor.fetchone()
         if row is None:
             raise NotFound("No such queue item.")
-        message_id, labeled, rubric_current, has_room, annotation_id = row
+        message_id, labeled, rubric_current, has_room, annotation_id = row[:5]
         if message_id != message.pk:
             raise InvalidInput(_("The queue item is for another message."))
         if labeled:
@@ -266,11 +302,70 @@ def _submit_to_queue_postgresql(
             answers=clean,
             corrected_answer=corrected,
             time_spent_ms=time_spent_ms,
-            created_at=now,
-            updated_at=now,
+            created_at=params["now"],
+            updated_at=params["now"],
         )
-        return annotation
+        claimed = None
+        if claim_in is not None:
+            try:
+                claimed = claim_outcome(queue=claim_in, row=row[5:])
+            except Forbidden:
+                # Saved; the queue is assigned to others now, so no next item here.
+                claimed = None
+        return annotation, claimed
     raise Conflict("The project's rubric changed twice during this submission; submit again.")
+
+
+def annotation_submit_and_claim_next(
+    *,
+    item: QueueItem,
+    reviewer: AbstractBaseUser,
+    answers: Any,
+    rubric: Rubric | None = None,
+    time_spent_ms: int | None = None,
+) -> tuple[Annotation, bool, QueueItem | None]:
+    """Submit-and-next: a reviewer's labels on a queue item, then their next item there.
+
+    Returns the annotation, whether it is new, and the next item leased to the reviewer,
+    or None when none was (nothing left for them, an archived queue, or a queue assigned
+    to others: `queue_claim_next` says which). A refused submission (Conflict,
+    InvalidInput) claims nothing. On PostgreSQL a new annotation and the next claim are
+    one statement; an edit of the reviewer's own labels takes the general path.
+    """
+    queue = item.queue
+    claim_in = None if queue.is_archived else queue
+    if claim_in is not None and connection.vendor == "postgresql":
+        written = _submit_to_queue_postgresql(
+            message=item.message,
+            reviewer=reviewer,
+            answers=answers,
+            rubric=rubric,
+            time_spent_ms=time_spent_ms,
+            queue_item_id=item.pk,
+            claim_in=claim_in,
+        )
+        if written is not None:
+            annotation, claimed = written
+            if claimed in (CLAIM_LOCKED, CLAIM_REREAD):
+                claimed = _claim_next_or_none(queue=queue, reviewer=reviewer)
+            return annotation, True, claimed
+    annotation, created = annotation_submit(
+        message=item.message,
+        reviewer=reviewer,
+        answers=answers,
+        rubric=rubric,
+        time_spent_ms=time_spent_ms,
+        queue_item_id=item.pk,
+    )
+    claimed = None if claim_in is None else _claim_next_or_none(queue=queue, reviewer=reviewer)
+    return annotation, created, claimed
+
+
+def _claim_next_or_none(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
+    try:
+        return queue_claim_next(queue=queue, reviewer=reviewer)
+    except Forbidden:
+        return None
 
 
 @transaction.atomic

@@ -240,21 +240,26 @@ _ITEM_COLUMNS = (
 _MESSAGE_FIELDS = tuple(Message._meta.concrete_fields)
 _MESSAGE_COLUMNS = ", ".join(f"m.{field.column}" for field in _MESSAGE_FIELDS)
 
-# Built from the model's column names; every value is a query parameter.
-_CLAIM_SQL = f"""
-SELECT claim.claim_status, {_ITEM_COLUMNS}, {_MESSAGE_COLUMNS}
-FROM annotations_claim_next(
+# The call, the columns it yields and the joins they need, as parts that the queue's
+# other statements (submit-and-next) can put around a call of their own. Built from the
+# model's column names; every value is a query parameter (see claim_params).
+CLAIM_CALL = """annotations_claim_next(
     %(queue)s::bigint, %(project)s::bigint, %(reviewer)s::bigint, %(superuser)s::boolean,
     %(annotator_key)s::text, %(per_item)s::integer, %(now)s::timestamptz,
-    %(expires)s::timestamptz) AS claim
-LEFT JOIN annotations_queueitem i ON i.id = claim.claimed_item
-LEFT JOIN annotations_message m ON m.id = i.message_id
-"""  # noqa: S608
+    %(expires)s::timestamptz)"""
+CLAIM_COLUMNS = f"claim.claim_status, {_ITEM_COLUMNS}, {_MESSAGE_COLUMNS}"
+CLAIM_JOINS = """LEFT JOIN annotations_queueitem i ON i.id = claim.claimed_item
+LEFT JOIN annotations_message m ON m.id = i.message_id"""
+_CLAIM_SQL = f"SELECT {CLAIM_COLUMNS} FROM {CLAIM_CALL} AS claim {CLAIM_JOINS}"  # noqa: S608
+
+# What a claim statement's row says besides an item or nothing left.
+CLAIM_LOCKED = "locked"  # only items other claims hold for a moment: look again shortly
+CLAIM_REREAD = "reread"  # leased, but added after the statement began: read it again
 
 
-def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
+def claim_params(*, queue: Queue, reviewer: AbstractBaseUser) -> dict[str, Any]:
     now = timezone.now()
-    params: dict[str, Any] = {
+    return {
         "queue": queue.pk,
         "project": queue.project_id,
         "reviewer": reviewer.pk,
@@ -264,38 +269,51 @@ def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> Queue
         "now": now,
         "expires": now + datetime.timedelta(minutes=queue.lease_minutes),
     }
+
+
+def claim_outcome(*, queue: Queue, row: tuple | list) -> QueueItem | str | None:
+    """The leased item from a row of CLAIM_COLUMNS; None when nothing is left for the
+    reviewer; CLAIM_LOCKED or CLAIM_REREAD when the claim should run again."""
+    status, *columns = row
+    if status == "forbidden":
+        raise Forbidden("This queue is assigned to other reviewers.")
+    if status == "locked":
+        # Other reviewers' claims or submissions hold the open items for a few
+        # milliseconds.
+        return CLAIM_LOCKED
+    if status == "empty":
+        return None
+    if columns[0] is None:
+        # Added to the queue after this statement began (the lease is held, the next
+        # call renews it).
+        return CLAIM_REREAD
+    item_id, queue_id, message_id, sort_key, count, is_done, created_at = columns[:7]
+    item = QueueItem(
+        id=item_id,
+        queue_id=queue_id,
+        message_id=message_id,
+        sort_key=sort_key,
+        annotation_count=count,
+        is_done=is_done,
+        created_at=created_at,
+    )
+    item.queue = queue
+    item.message = _message_from_row(columns[7:])
+    return item
+
+
+def _claim_next_postgresql(*, queue: Queue, reviewer: AbstractBaseUser) -> QueueItem | None:
+    params = claim_params(queue=queue, reviewer=reviewer)
     # Prepared after a few runs on a connection: planning the statement costs more
     # than running it.
     with prepared_cursor() as cursor:
         for _ in range(CLAIM_ATTEMPTS):
             cursor.execute(_CLAIM_SQL, params)
-            status, *columns = cursor.fetchone()
-            if status == "forbidden":
-                raise Forbidden("This queue is assigned to other reviewers.")
-            if status == "locked":
-                # Other reviewers' claims or submissions hold the open items for a few
-                # milliseconds: look again shortly.
+            outcome = claim_outcome(queue=queue, row=cursor.fetchone())
+            if outcome == CLAIM_LOCKED:
                 time.sleep(LOCKED_RETRY_SECONDS)
-                continue
-            if status == "empty":
-                return None
-            if columns[0] is None:
-                # Added to the queue after this statement began: read it again (the
-                # lease is held, the next call renews it).
-                continue
-            item_id, queue_id, message_id, sort_key, count, is_done, created_at = columns[:7]
-            item = QueueItem(
-                id=item_id,
-                queue_id=queue_id,
-                message_id=message_id,
-                sort_key=sort_key,
-                annotation_count=count,
-                is_done=is_done,
-                created_at=created_at,
-            )
-            item.queue = queue
-            item.message = _message_from_row(columns[7:])
-            return item
+            elif outcome != CLAIM_REREAD:
+                return outcome
     return None
 
 

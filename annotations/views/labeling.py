@@ -19,7 +19,7 @@ from annotations.feedback_reasons import reason_labels
 from annotations.models import Membership, Message, Project, Queue, QueueItem
 from annotations.rubrics import text_of
 from annotations.services import queues as queue_services
-from annotations.services.annotations import annotation_submit
+from annotations.services.annotations import annotation_submit, annotation_submit_and_claim_next
 from annotations.views.access import can, project_for
 from annotations.views.messages import tool_call_views
 from annotations.views.queues import queue_of
@@ -252,15 +252,24 @@ def queue_item(request: HttpRequest, slug: str, queue_id: int, item_id: int) -> 
         answers = answers_from_form(rubric.questions, request.POST, original_answer=message.content)
         time_spent_ms = time_spent_from(request.POST.get("time_spent_ms"))
         try:
-            annotation_submit(
-                message=message,
-                reviewer=request.user,
-                answers=answers,
-                rubric=rubric,
-                time_spent_ms=time_spent_ms,
+            if own:
                 # An edit of one's own labels fills no new slot of the item.
-                queue_item_id=None if own else item.pk,
-            )
+                annotation_submit(
+                    message=message,
+                    reviewer=request.user,
+                    answers=answers,
+                    rubric=rubric,
+                    time_spent_ms=time_spent_ms,
+                )
+                next_item = None
+            else:
+                next_item = annotation_submit_and_claim_next(
+                    item=item,
+                    reviewer=request.user,
+                    answers=answers,
+                    rubric=rubric,
+                    time_spent_ms=time_spent_ms,
+                )[2]
         except InvalidInput as error:
             values, status = answers, 400
             errors = error.fields or {"form": [error.message]}
@@ -274,6 +283,12 @@ def queue_item(request: HttpRequest, slug: str, queue_id: int, item_id: int) -> 
             )
             return redirect("queue-next", slug=project.slug, queue_id=queue.pk)
         else:
+            if next_item is not None:
+                # Leased with the submission: straight to it, without the queue's
+                # next-item page in between.
+                return redirect(
+                    "queue-item", slug=project.slug, queue_id=queue.pk, item_id=next_item.pk
+                )
             return redirect("queue-next", slug=project.slug, queue_id=queue.pk)
 
     claim = selectors.claim_of(item=item, user=request.user)

@@ -11,7 +11,7 @@ from django.db import connection
 
 from annotations.models import Annotation, Claim, QueueItem
 from annotations.payloads import ConversationIn
-from annotations.services.annotations import annotation_submit
+from annotations.services.annotations import annotation_submit, annotation_submit_and_claim_next
 from annotations.services.ingest import conversation_batch_ingest
 from annotations.services.projects import membership_set, project_create
 from annotations.services.queues import queue_claim_next, queue_create
@@ -54,7 +54,10 @@ def build_queue(annotations_per_item: int):
     return queue, reviewers
 
 
-def run_reviewers(queue, reviewers):
+def run_reviewers(queue, reviewers, *, submit_and_next: bool = False):
+    """Every reviewer claims and labels until nothing is left for them: with the claim
+    and the submission apart, or (`submit_and_next`) the labeling page's submission that
+    leases the next item with it."""
     handed_out: list[tuple[int, int]] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -63,15 +66,19 @@ def run_reviewers(queue, reviewers):
     def work(reviewer) -> None:
         try:
             barrier.wait()
-            while True:
-                item = queue_claim_next(queue=queue, reviewer=reviewer)
-                if item is None:
-                    return
+            item = queue_claim_next(queue=queue, reviewer=reviewer)
+            while item is not None:
                 with lock:
                     handed_out.append((item.pk, reviewer.pk))
+                if submit_and_next:
+                    _, _, item = annotation_submit_and_claim_next(
+                        item=item, reviewer=reviewer, answers=GOOD
+                    )
+                    continue
                 annotation_submit(
                     message=item.message, reviewer=reviewer, answers=GOOD, queue_item_id=item.pk
                 )
+                item = queue_claim_next(queue=queue, reviewer=reviewer)
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -86,10 +93,11 @@ def run_reviewers(queue, reviewers):
     return handed_out
 
 
-def test_each_item_is_handed_out_once_when_one_annotation_is_wanted():
+@pytest.mark.parametrize("submit_and_next", [False, True], ids=["apart", "submit-and-next"])
+def test_each_item_is_handed_out_once_when_one_annotation_is_wanted(submit_and_next):
     queue, reviewers = build_queue(annotations_per_item=1)
 
-    handed_out = run_reviewers(queue, reviewers)
+    handed_out = run_reviewers(queue, reviewers, submit_and_next=submit_and_next)
 
     per_item = Counter(item for item, _ in handed_out)
     assert len(per_item) == ITEMS
@@ -99,10 +107,11 @@ def test_each_item_is_handed_out_once_when_one_annotation_is_wanted():
     assert Claim.objects.count() == 0
 
 
-def test_no_item_gets_more_annotations_than_wanted():
+@pytest.mark.parametrize("submit_and_next", [False, True], ids=["apart", "submit-and-next"])
+def test_no_item_gets_more_annotations_than_wanted(submit_and_next):
     queue, reviewers = build_queue(annotations_per_item=3)
 
-    handed_out = run_reviewers(queue, reviewers)
+    handed_out = run_reviewers(queue, reviewers, submit_and_next=submit_and_next)
 
     per_item = Counter(item for item, _ in handed_out)
     assert set(per_item.values()) == {3}
