@@ -218,7 +218,9 @@ def reviewer_cycles(
             claims.append(done - claim_started)
         end_request()
         cycles.append(done - started)
-    return {"claims": claims, "cycles": cycles, "handed": handed}
+    # Items leased: those labeled, and the one in hand when the time was up.
+    leased = len(handed) + (item is not None)
+    return {"claims": claims, "cycles": cycles, "handed": handed, "leased": leased}
 
 
 def reviewer_loop(args: tuple) -> dict:
@@ -348,6 +350,8 @@ def main() -> None:
             f"server autovacuum is off: during each run the bench checks the queue tables "
             f"every {NAPTIME_SECONDS:g} s and vacuums those past their autovacuum threshold"
         )
+    if max(int(count) for count in args.reviewers.split(",")) > len(users):
+        parser.error(f"at most {len(users)} reviewers")
     runs = [
         (int(count), flow) for count in args.reviewers.split(",") for flow in args.flows.split(",")
     ]
@@ -405,8 +409,7 @@ def main() -> None:
             if args.workers
             else " in own processes"
         )
-        # Each reviewer's first claim, and one with each submission.
-        claimed = count + len(cycles)
+        claimed = sum(result["leased"] for result in results)
         timed = (
             "submit-and-next in one statement"
             if together

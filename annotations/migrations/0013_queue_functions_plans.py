@@ -1,4 +1,5 @@
-"""The queue's database functions keep one plan per statement, and it probes indexes.
+"""The queue's database functions keep one plan per statement, and it probes indexes;
+a claim passes over the reviewer's own leases that another of their requests holds.
 
 A PL/pgSQL function keeps the plans of its statements for the life of the database
 connection. A plan made while the labels table was nearly empty (a new deployment, a
@@ -21,7 +22,34 @@ probes whatever the values, so both functions use `force_generic_plan`. Measured
 1,427 after.
 """
 
+import importlib
+
 from django.db import migrations
+
+CLAIM_0011 = importlib.import_module(
+    "annotations.migrations.0011_queue_slots_counted_after_the_lock"
+)
+
+# The claim's renewal of the reviewer's own lease passes over leases that another of
+# the reviewer's requests holds locked (a submission in another tab deleting its lease,
+# in the transaction that also claims that tab's next item): waiting for it there could
+# close a cycle of waits between the two requests, a deadlock that rolls back labels.
+HELD_0008 = """UPDATE annotations_claim c SET expires_at = p_expires
+            FROM annotations_queueitem i
+            WHERE (SELECT ok FROM access) AND c.item_id = i.id AND i.queue_id = p_queue
+              AND c.reviewer_id = p_reviewer AND c.expires_at > p_now AND NOT i.is_done
+            RETURNING c.item_id"""
+HELD = """UPDATE annotations_claim c SET expires_at = p_expires
+            WHERE c.id IN (
+                SELECT own.id FROM annotations_claim own
+                JOIN annotations_queueitem i ON i.id = own.item_id
+                WHERE (SELECT ok FROM access) AND i.queue_id = p_queue
+                  AND own.reviewer_id = p_reviewer AND own.expires_at > p_now
+                  AND NOT i.is_done
+                FOR UPDATE OF own SKIP LOCKED)
+            RETURNING c.item_id"""
+assert HELD_0008 in CLAIM_0011.CLAIM_FUNCTION
+CLAIM_FUNCTION = CLAIM_0011.CLAIM_FUNCTION.replace(HELD_0008, HELD)
 
 FUNCTIONS = (
     "annotations_claim_next(bigint, bigint, bigint, boolean, text, integer, timestamptz,"
@@ -36,6 +64,9 @@ SETTINGS = {"enable_seqscan": "off", "plan_cache_mode": "force_generic_plan"}
 
 def probe_indexes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
+        # CREATE OR REPLACE drops a function's settings: a later migration that
+        # redefines either function must set them again.
+        schema_editor.execute(CLAIM_FUNCTION)
         for function in FUNCTIONS:
             for name, value in SETTINGS.items():
                 schema_editor.execute(f"ALTER FUNCTION {function} SET {name} = {value}")
@@ -43,6 +74,7 @@ def probe_indexes(apps, schema_editor):
 
 def plan_by_statistics(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(CLAIM_0011.CLAIM_FUNCTION)
         for function in FUNCTIONS:
             for name in SETTINGS:
                 schema_editor.execute(f"ALTER FUNCTION {function} RESET {name}")

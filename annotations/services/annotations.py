@@ -2,7 +2,7 @@ from typing import Any
 
 import orjson
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -334,16 +334,24 @@ def annotation_submit_and_claim_next(
     """
     queue = item.queue
     claim_in = None if queue.is_archived else queue
+    written = None
     if claim_in is not None and connection.vendor == "postgresql":
-        written = _submit_to_queue_postgresql(
-            message=item.message,
-            reviewer=reviewer,
-            answers=answers,
-            rubric=rubric,
-            time_spent_ms=time_spent_ms,
-            queue_item_id=item.pk,
-            claim_in=claim_in,
-        )
+        try:
+            written = _submit_to_queue_postgresql(
+                message=item.message,
+                reviewer=reviewer,
+                answers=answers,
+                rubric=rubric,
+                time_spent_ms=time_spent_ms,
+                queue_item_id=item.pk,
+                claim_in=claim_in,
+            )
+        except OperationalError:
+            # The statement failed as a whole (a deadlock, a timeout, a cancel), so
+            # nothing of it was saved: save the labels and claim apart below, each in a
+            # transaction of its own, so that trouble in the claim cannot cost them.
+            if connection.in_atomic_block:
+                raise
         if written is not None:
             annotation, claimed = written
             if claimed in (CLAIM_LOCKED, CLAIM_REREAD):

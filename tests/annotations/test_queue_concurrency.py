@@ -179,3 +179,83 @@ def test_a_lease_committed_while_a_late_submission_waits_is_counted():
     annotation_submit(message=item.message, reviewer=bo, answers=GOOD, queue_item_id=item.pk)
     assert list(Annotation.objects.values_list("annotator_name", flat=True)) == [bo.username]
     assert QueueItem.objects.get(pk=item.pk).annotation_count == 1
+
+
+def test_a_reviewers_two_tabs_submitting_at_once_do_not_wait_for_each_other():
+    """Ana works in two tabs, each holding a lease. Tab two's submit-and-next is under
+    way (its item locked, its lease deleted, not committed) when tab one submits: tab
+    one's claim must pass over the lease tab two holds instead of waiting for it, or the
+    two statements could wait for each other, a deadlock that rolls back labels."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks of PostgreSQL")
+    import time
+
+    queue, (ana, *_) = build_queue(annotations_per_item=1)
+    first = queue_claim_next(queue=queue, reviewer=ana)
+    Claim.objects.create(
+        item=QueueItem.objects.exclude(pk=first.pk).order_by("sort_key", "pk").first(),
+        reviewer=ana,
+        created_at=first.created_at,
+        expires_at=Claim.objects.get(item=first).expires_at,
+    )
+    second = Claim.objects.exclude(item=first).get().item
+    tab_two = database_session()
+    tab_two.execute("SELECT id FROM annotations_queueitem WHERE id = %s FOR UPDATE", [second.pk])
+    tab_two.execute(
+        "DELETE FROM annotations_claim WHERE item_id = %s AND reviewer_id = %s",
+        [second.pk, ana.pk],
+    )
+    outcome: list[object] = []
+
+    def tab_one_submits() -> None:
+        try:
+            outcome.append(annotation_submit_and_claim_next(item=first, reviewer=ana, answers=GOOD))
+        except BaseException as error:
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=tab_one_submits)
+    started = time.monotonic()
+    thread.start()
+    thread.join(5)
+    waited = time.monotonic() - started
+    tab_two.rollback()
+    tab_two.close()
+    thread.join(30)
+
+    assert waited < 5, "tab one waited for tab two"
+    ((annotation, created, following),) = outcome
+    assert created and annotation.queue_item_id == first.pk
+    assert following is not None and following.pk not in (first.pk, second.pk)
+    assert QueueItem.objects.get(pk=first.pk).is_done
+
+
+def test_submit_and_next_saves_the_labels_when_its_statement_fails(monkeypatch):
+    """A statement that fails as a whole (here cancelled by a timeout) saved nothing:
+    the labels are saved and the next item claimed apart."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the single statement is PostgreSQL's")
+    from annotations.services import annotations as annotation_services
+
+    queue, (ana, *_) = build_queue(annotations_per_item=1)
+    first = queue_claim_next(queue=queue, reviewer=ana)
+    # The statement as it was, behind a sleep the timeout cancels.
+    statement = annotation_services._SUBMIT_AND_CLAIM_SQL
+    slow = f"SELECT * FROM pg_sleep(5), LATERAL ({statement}) AS statement"  # noqa: S608
+    monkeypatch.setattr(annotation_services, "_SUBMIT_AND_CLAIM_SQL", slow)
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = '200ms'")
+    try:
+        annotation, created, following = annotation_submit_and_claim_next(
+            item=first, reviewer=ana, answers=GOOD
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
+
+    assert created
+    assert Annotation.objects.get(pk=annotation.pk).queue_item_id == first.pk
+    assert QueueItem.objects.get(pk=first.pk).annotation_count == 1
+    assert following is not None and following.pk != first.pk
+    assert list(Claim.objects.values_list("item_id", flat=True)) == [following.pk]

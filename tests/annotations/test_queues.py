@@ -810,7 +810,7 @@ def test_a_claim_probes_labels_by_index_when_its_plan_was_made_on_an_empty_table
     ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE annotations_annotation")
-    # More runs than PL/pgSQL takes before it keeps a generic plan.
+    # Runs enough for PL/pgSQL to keep its plans whatever the plan cache mode.
     for _ in range(8):
         item = queue_claim_next(queue=queue, reviewer=ana)
         claim_release(item=item, reviewer=ana)
