@@ -741,6 +741,45 @@ def test_a_claimed_item_comes_with_its_answer(project, lead, django_assert_num_q
         assert not message._state.adding
 
 
+def _labels_on_new_answers(beside, rubric, annotator, count):
+    """`count` answers added to the conversation of `beside`, each labeled by `annotator`."""
+    answers = Message.objects.bulk_create(
+        Message(
+            conversation_id=beside.conversation_id,
+            project_id=beside.project_id,
+            external_id=f"old-{i}",
+            position=10 + i,
+            role="assistant",
+            content="An answer labeled earlier.",
+        )
+        for i in range(count)
+    )
+    Annotation.objects.bulk_create(
+        Annotation(
+            project_id=beside.project_id,
+            message=message,
+            rubric=rubric,
+            annotator=annotator,
+            annotator_key=annotator_key_for(annotator),
+            annotator_name=annotator.username,
+            answers=GOOD,
+        )
+        for message in answers
+    )
+
+
+def _annotation_rows_read():
+    """Label rows read so far in this transaction (PostgreSQL's statistics)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
+               FROM pg_stat_xact_user_tables WHERE relname = 'annotations_annotation'"""
+        )
+        return cursor.fetchone()[0]
+
+
 def test_a_claim_does_not_read_through_the_reviewers_earlier_labels(project, lead):
     """Whatever a reviewer labeled before, a claim looks up only the candidates it walks
     past: the cost of claim-next must not grow with the reviewer's own history."""
@@ -754,44 +793,14 @@ def test_a_claim_does_not_read_through_the_reviewers_earlier_labels(project, lea
     # Statistics taken before the labels exist, as they are for a new reviewer.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE annotations_annotation")
-    earlier = Message.objects.bulk_create(
-        Message(
-            conversation_id=elsewhere.conversation_id,
-            project=project,
-            external_id=f"old-{i}",
-            position=10 + i,
-            role="assistant",
-            content="An answer labeled long ago.",
-        )
-        for i in range(300)
-    )
-    Annotation.objects.bulk_create(
-        Annotation(
-            project=project,
-            message=message,
-            rubric=rubric,
-            annotator=ana,
-            annotator_key=annotator_key_for(ana),
-            annotator_name="ana",
-            answers=GOOD,
-        )
-        for message in earlier
-    )
+    _labels_on_new_answers(elsewhere, rubric, ana, 300)
     for i in range(3):
         add_answer(project, f"new-{i}")
     queue = queue_create(project=project, name="New", filters={"labeled": "no"}, created_by=lead)
 
-    def annotation_rows_read():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
-                   FROM pg_stat_xact_user_tables WHERE relname = 'annotations_annotation'"""
-            )
-            return cursor.fetchone()[0]
-
-    before = annotation_rows_read()
+    before = _annotation_rows_read()
     item = queue_claim_next(queue=queue, reviewer=ana)
-    read = annotation_rows_read() - before
+    read = _annotation_rows_read() - before
 
     assert item is not None and item.message.external_id == "m2"
     assert read <= 3
@@ -816,44 +825,14 @@ def test_a_claim_probes_labels_by_index_when_its_plan_was_made_on_an_empty_table
         claim_release(item=item, reviewer=ana)
     elsewhere = add_answer(project, "elsewhere")
     rubric = project.rubrics.get(is_active=True)
-    labels = Message.objects.bulk_create(
-        Message(
-            conversation_id=elsewhere.conversation_id,
-            project=project,
-            external_id=f"old-{i}",
-            position=10 + i,
-            role="assistant",
-            content="An answer labeled by someone else.",
-        )
-        for i in range(300)
-    )
-    Annotation.objects.bulk_create(
-        Annotation(
-            project=project,
-            message=message,
-            rubric=rubric,
-            annotator=bo,
-            annotator_key=annotator_key_for(bo),
-            annotator_name="bo",
-            answers=GOOD,
-        )
-        for message in labels
-    )
+    _labels_on_new_answers(elsewhere, rubric, bo, 300)
     # Ana's lease on the head of the queue makes the claims below walk past it.
     queue_claim_next(queue=queue, reviewer=ana)
 
-    def annotation_rows_read():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
-                   FROM pg_stat_xact_user_tables WHERE relname = 'annotations_annotation'"""
-            )
-            return cursor.fetchone()[0]
-
-    before = annotation_rows_read()
+    before = _annotation_rows_read()
     item = queue_claim_next(queue=queue, reviewer=bo)
     annotation_submit(message=item.message, reviewer=bo, answers=GOOD, queue_item_id=item.pk)
-    read = annotation_rows_read() - before
+    read = _annotation_rows_read() - before
 
     assert read <= 5
 
