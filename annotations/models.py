@@ -389,6 +389,35 @@ class Skip(models.Model):
         return f"{self.reviewer_id} skipped {self.item_id}"
 
 
+class QueueFrontier(models.Model):
+    """Where a reviewer's claims in a queue start looking (PostgreSQL's claim function).
+
+    Every open item before (sort_key, item_id) in the queue's order is one the reviewer
+    has labeled or skipped, as of the queue's refresh at `refreshed_at`: items added by a
+    later refresh may sort before it, so a frontier of an earlier refresh is not used.
+    Without it a reviewer ahead of the others in a queue that wants several labels an
+    item would step over every item they labeled that still waits for the others, on
+    every claim.
+    """
+
+    # Indexed by the unique constraint, which leads with it.
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="+", db_index=False)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    sort_key = models.BigIntegerField()
+    item_id = models.BigIntegerField()
+    refreshed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "reviewer"], name="frontier_one_per_reviewer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} in queue {self.queue_id} from item {self.item_id}"
+
+
 class Annotation(models.Model):
     class Source(models.TextChoices):
         HUMAN = "human", "Human"

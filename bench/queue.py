@@ -118,6 +118,8 @@ CLEAN_SQL = [
         ON q.id = i.queue_id WHERE q.project_id = %(project)s)""",
     """DELETE FROM annotations_queueitem WHERE queue_id IN
        (SELECT id FROM annotations_queue WHERE project_id = %(project)s)""",
+    """DELETE FROM annotations_queuefrontier WHERE queue_id IN
+       (SELECT id FROM annotations_queue WHERE project_id = %(project)s)""",
     """DELETE FROM annotations_queue_reviewers WHERE queue_id IN
        (SELECT id FROM annotations_queue WHERE project_id = %(project)s)""",
     "DELETE FROM annotations_queue WHERE project_id = %(project)s",

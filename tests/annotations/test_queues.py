@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from annotations.errors import Conflict, InvalidInput
-from annotations.models import Annotation, Claim, Message, QueueItem, Skip
+from annotations.models import Annotation, Claim, Message, QueueFrontier, QueueItem, Skip
 from annotations.payloads import ConversationIn
 from annotations.selectors import message_filter
 from annotations.services.annotations import annotation_submit, annotation_submit_and_claim_next
@@ -835,6 +835,99 @@ def test_a_claim_probes_labels_by_index_when_its_plan_was_made_on_an_empty_table
     read = _annotation_rows_read() - before
 
     assert read <= 5
+
+
+def _label_probes():
+    """Index look-ups of labels so far in this transaction (PostgreSQL's statistics)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT coalesce(idx_scan, 0)
+               FROM pg_stat_xact_user_tables WHERE relname = 'annotations_annotation'"""
+        )
+        return cursor.fetchone()[0]
+
+
+class TestFrontier:
+    """A reviewer ahead of the others in a queue that wants several labels an item."""
+
+    @pytest.fixture
+    def queue(self, project, lead):
+        if not _on_postgresql():
+            pytest.skip("the frontier is the PostgreSQL claim's")
+        for i in range(40):
+            add_answer(
+                project, f"c{i:02}", created_at=timezone.now() - datetime.timedelta(hours=99 - i)
+            )
+        return queue_create(
+            project=project, name="Three", filters={}, annotations_per_item=3, created_by=lead
+        )
+
+    def test_claims_start_after_the_items_the_reviewer_labeled(self, project, queue):
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        for _ in range(30):
+            _, _, item = annotation_submit_and_claim_next(item=item, reviewer=ana, answers=GOOD)
+        claim_release(item=item, reviewer=ana)
+
+        before = _label_probes()
+        again = queue_claim_next(queue=queue, reviewer=ana)
+        probes = _label_probes() - before
+
+        assert again.message.conversation.external_id == "c30"
+        # The 30 items ana labeled still wait for two more labels: she steps over none of
+        # them, where each used to cost a look-up of her labels.
+        assert probes <= 4
+        # Bo starts at the head.
+        assert queue_claim_next(queue=queue, reviewer=bo).message.conversation.external_id == "c00"
+
+    def test_skipped_items_are_passed_and_others_still_offered(self, project, queue):
+        ana = reviewer(project, "ana")
+        first = queue_claim_next(queue=queue, reviewer=ana)
+        queue_item_skip(item=first, reviewer=ana)
+        second = queue_claim_next(queue=queue, reviewer=ana)
+        annotation_submit(
+            message=second.message, reviewer=ana, answers=GOOD, queue_item_id=second.pk
+        )
+
+        third = queue_claim_next(queue=queue, reviewer=ana)
+
+        assert [i.message.conversation.external_id for i in (first, second, third)] == [
+            "c00",
+            "c01",
+            "c02",
+        ]
+        assert QueueFrontier.objects.get(reviewer=ana).item_id == third.pk
+
+    def test_an_item_a_refresh_adds_before_the_frontier_is_offered(self, project, queue):
+        ana = reviewer(project, "ana")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        for _ in range(5):
+            _, _, item = annotation_submit_and_claim_next(item=item, reviewer=ana, answers=GOOD)
+        claim_release(item=item, reviewer=ana)
+        assert QueueFrontier.objects.filter(reviewer=ana).exists()
+        add_answer(project, "older", created_at=timezone.now() - datetime.timedelta(days=30))
+
+        assert queue_refresh(queue=queue) == 1
+        following = queue_claim_next(queue=queue, reviewer=ana)
+
+        assert following.message.conversation.external_id == "older"
+
+    def test_a_reviewer_who_labeled_everything_open_gets_nothing(self, project, lead):
+        if not _on_postgresql():
+            pytest.skip("the frontier is the PostgreSQL claim's")
+        add_answer(project, "only")
+        queue = queue_create(
+            project=project, name="One", filters={}, annotations_per_item=2, created_by=lead
+        )
+        ana, bo = reviewer(project, "ana"), reviewer(project, "bo")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        _, _, following = annotation_submit_and_claim_next(item=item, reviewer=ana, answers=GOOD)
+
+        assert following is None
+        assert queue_claim_next(queue=queue, reviewer=ana) is None
+        assert queue_claim_next(queue=queue, reviewer=bo).pk == item.pk
 
 
 def test_the_queue_functions_keep_one_plan_per_statement():
