@@ -400,10 +400,15 @@ class QueueFrontier(models.Model):
     every claim.
     """
 
-    # Indexed by the unique constraint, which leads with it.
-    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # A cache the claim writes: no foreign key constraints in the database (the ORM
+    # still deletes the rows with their queue or reviewer), since checking one would
+    # make a claim wait at commit for a refresh holding the queue's row. The queue is
+    # indexed by the unique constraint, which leads with it.
+    queue = models.ForeignKey(
+        Queue, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     sort_key = models.BigIntegerField()
     item_id = models.BigIntegerField()

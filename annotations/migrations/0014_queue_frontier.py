@@ -71,7 +71,7 @@ FRONTIER_FOR_MANY = """    SELECT q.refreshed_at,
         v_from_key := 9223372036854775807;
         v_from_id := 9223372036854775807;
     END IF;
-    IF (v_head_key, v_head_id) IS DISTINCT FROM (v_from_key, v_from_id) THEN
+    IF v_head_key IS NOT NULL AND (v_head_key, v_head_id) <> (v_from_key, v_from_id) THEN
         -- The reviewer's own items were passed: start after them next time.
         INSERT INTO annotations_queuefrontier
             (queue_id, reviewer_id, sort_key, item_id, refreshed_at)
@@ -142,8 +142,8 @@ class Migration(migrations.Migration):
                 ('sort_key', models.BigIntegerField()),
                 ('item_id', models.BigIntegerField()),
                 ('refreshed_at', models.DateTimeField(null=True)),
-                ('queue', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotations.queue')),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('queue', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotations.queue')),
+                ('reviewer', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('queue', 'reviewer'), name='frontier_one_per_reviewer')],

@@ -882,7 +882,7 @@ class TestFrontier:
         # Bo starts at the head.
         assert queue_claim_next(queue=queue, reviewer=bo).message.conversation.external_id == "c00"
 
-    def test_skipped_items_are_passed_and_others_still_offered(self, project, queue):
+    def test_the_frontier_passes_skipped_and_labeled_items(self, project, queue):
         ana = reviewer(project, "ana")
         first = queue_claim_next(queue=queue, reviewer=ana)
         queue_item_skip(item=first, reviewer=ana)
@@ -913,6 +913,20 @@ class TestFrontier:
         following = queue_claim_next(queue=queue, reviewer=ana)
 
         assert following.message.conversation.external_id == "older"
+
+    def test_a_queue_that_wants_one_label_keeps_no_frontier(self, project, lead):
+        if not _on_postgresql():
+            pytest.skip("the frontier is the PostgreSQL claim's")
+        for i in range(3):
+            add_answer(project, f"one-{i}")
+        queue = queue_create(project=project, name="Once", filters={}, created_by=lead)
+        ana = reviewer(project, "ana")
+        item = queue_claim_next(queue=queue, reviewer=ana)
+        while item is not None:
+            _, _, item = annotation_submit_and_claim_next(item=item, reviewer=ana, answers=GOOD)
+
+        assert Annotation.objects.filter(annotator=ana).count() == 3
+        assert not QueueFrontier.objects.exists()
 
     def test_a_reviewer_who_labeled_everything_open_gets_nothing(self, project, lead):
         if not _on_postgresql():
