@@ -237,11 +237,11 @@ def _submit_to_queue_postgresql(
     time_spent_ms: int | None,
     queue_item_id: int | None,
     claim_in: Queue | None = None,
-) -> tuple[Annotation, QueueItem | str | None] | None:
+) -> tuple[Annotation, tuple | None] | None:
     """A new annotation filling a slot of the item; None when it would be an edit.
 
     With `claim_in`, the same statement claims the reviewer's next item in that queue
-    once the annotation is in: the claim's outcome (see claim_outcome) comes second.
+    once the annotation is in: its row of CLAIM_COLUMNS comes second (for claim_outcome).
     """
     check_rubric = rubric is None
     for _attempt in range(2):
@@ -305,14 +305,7 @@ def _submit_to_queue_postgresql(
             created_at=params["now"],
             updated_at=params["now"],
         )
-        claimed = None
-        if claim_in is not None:
-            try:
-                claimed = claim_outcome(queue=claim_in, row=row[5:])
-            except Forbidden:
-                # Saved; the queue is assigned to others now, so no next item here.
-                claimed = None
-        return annotation, claimed
+        return annotation, (row[5:] if claim_in is not None else None)
     raise Conflict("The project's rubric changed twice during this submission; submit again.")
 
 
@@ -353,7 +346,12 @@ def annotation_submit_and_claim_next(
             if connection.in_atomic_block:
                 raise
         if written is not None:
-            annotation, claimed = written
+            annotation, claim_row = written
+            try:
+                claimed = claim_outcome(queue=queue, row=claim_row)
+            except Forbidden:
+                # Saved; the queue is assigned to others now, so no next item here.
+                claimed = None
             if claimed in (CLAIM_LOCKED, CLAIM_REREAD):
                 claimed = _claim_next_or_none(queue=queue, reviewer=reviewer)
             return annotation, True, claimed
