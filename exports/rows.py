@@ -17,6 +17,7 @@ and the project's rubric questions by version. Each builder returns a row (a dic
 with the kind's columns, in order) or None when the item yields no row of that kind.
 """
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _answers_by_question(
+def answers_by_question(
     annotations: list[dict[str, Any]], questions_by_version: QuestionsByVersion
 ) -> dict[str, tuple[str, list[Any]]]:
     """{question key: (type, [answers])} over the given annotations, in rubric order.
@@ -167,10 +168,10 @@ def consensus(
     rubric has the question, an empty selection included. Free text and corrected
     answers have no consensus and are left out.
     """
-    return _consensus_of(_answers_by_question(_human(annotations), questions_by_version))
+    return consensus_of(answers_by_question(_human(annotations), questions_by_version))
 
 
-def _consensus_of(answered: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
+def consensus_of(answered: dict[str, tuple[str, list[Any]]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, (kind, values) in answered.items():
         if kind == "rating":
@@ -190,10 +191,10 @@ def agreement(
 ) -> float | None:
     """The share of human annotators giving the most common answer, averaged over the
     questions that at least two of them answered; None when no question was."""
-    return _agreement_of(_answers_by_question(_human(annotations), questions_by_version))
+    return agreement_of(answers_by_question(_human(annotations), questions_by_version))
 
 
-def _agreement_of(answered: dict[str, tuple[str, list[Any]]]) -> float | None:
+def agreement_of(answered: dict[str, tuple[str, list[Any]]]) -> float | None:
     shares = []
     for kind, values in answered.values():
         if kind in ("text", "corrected_answer") or len(values) < 2:
@@ -511,20 +512,28 @@ def _contexts(contexts: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "id": _text_or_none(context.get("id")),
                 "title": _text_or_none(context.get("title")),
                 "url": _text_or_none(context.get("url")),
-                "text": str(context.get("text") or ""),
-                "score": float(score) if isinstance(score, int | float) else None,
+                "text": _text_or_none(context.get("text")) or "",
+                "score": (
+                    float(score)
+                    if isinstance(score, int | float) and not isinstance(score, bool)
+                    else None
+                ),
             }
         )
     return rows
 
 
 def _text_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """A context's text field: a string as it is, no value as None, anything else (a
+    number, an object) as its JSON text, as PostgreSQL's `->>` gives it."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def raw_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOptions) -> Row:
     annotations = item.get("annotations") or []
-    answered = _answers_by_question(_human(annotations), questions_by_version)
+    answered = answers_by_question(_human(annotations), questions_by_version)
     return {
         "conversation_id": item["conversation_id"],
         "message_id": item["message_id"],
@@ -562,8 +571,8 @@ def raw_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOp
             }
             for annotation in annotations
         ],
-        "consensus": _consensus_of(answered),
-        "agreement": _agreement_of(answered),
+        "consensus": consensus_of(answered),
+        "agreement": agreement_of(answered),
         # Adjudicated gold labels do not exist yet; the column keeps the schema stable.
         "gold_label": None,
         "corrected_answer": corrected_answer(item),

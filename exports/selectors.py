@@ -12,15 +12,19 @@ page does all of it, the database writing each item as a JSON object.
 """
 
 import bisect
+import collections
 import contextlib
+import queue
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -155,28 +159,61 @@ class _Reader:
     """Runs the export's statements and fetches their rows as plain tuples.
 
     The export's columns are text and integers that need no conversion, and Django's
-    row iterator costs more per row than the database takes to send them. On
-    PostgreSQL the statements run in a background thread on the request's own
-    connection (the same session and transaction, so a page is read as the caller
-    would read it): submitted ahead, the next page is read while this one is turned
-    into rows. The caller may still use the connection meanwhile (a job writes its
-    progress): psycopg connections are thread-safe and let one statement through at a
-    time. Elsewhere the statements run when submitted.
+    row iterator costs more per row than the database takes to send them.
+
+    On PostgreSQL the statements run in background threads, submitted ahead, so that
+    the next pages are read while the caller turns this one into rows. Outside a
+    transaction they run over `settings.EXPORT_READ_CONNECTIONS` connections of the
+    reader's own, one statement each at a time: the database works on several pages
+    at once, each on a core. Inside a transaction (a caller's, or a test's) they run
+    on the caller's own connection, one at a time, so that a page is read as the
+    caller would read it; the caller may still use the connection meanwhile (a job
+    writes its progress): psycopg connections are thread-safe and let one statement
+    through at a time. Elsewhere the statements run when submitted.
     """
 
     def __init__(self) -> None:
-        self.executor = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-reader")
-            if connection.vendor == "postgresql"
-            else None
-        )
         connection.ensure_connection()
         # This thread's wrapper (the `connection` proxy would resolve to the reader
         # thread's own).
         self.connection = connections[DEFAULT_DB_ALIAS]
-        self.raw = connection.connection
         # Logged like Django's own statements (tests count them, DEBUG shows them).
         self.logged = connection.queries_logged
+        self.own: list[BaseDatabaseWrapper] = []
+        self.free: queue.SimpleQueue[BaseDatabaseWrapper] = queue.SimpleQueue()
+        self.executor = None
+        if connection.vendor != "postgresql":
+            return
+        if not connection.in_atomic_block:
+            try:
+                for _ in range(max(0, settings.EXPORT_READ_CONNECTIONS)):
+                    self.own.append(self._open())
+            except BaseException:
+                self.close()
+                raise
+        if not self.own:
+            self.free.put(self.connection)
+        for wrapper in self.own:
+            self.free.put(wrapper)
+        self.executor = ThreadPoolExecutor(
+            max_workers=max(1, len(self.own)), thread_name_prefix="export-reader"
+        )
+
+    @property
+    def depth(self) -> int:
+        """How many statements may be in hand at once."""
+        return max(1, len(self.own))
+
+    def _open(self) -> BaseDatabaseWrapper:
+        """A connection of the reader's own, set up as Django sets up its own (time
+        zone, role, options), with JIT off."""
+        wrapper = connections.create_connection(DEFAULT_DB_ALIAS)
+        # Used from the reader's threads, closed from this one.
+        wrapper.inc_thread_sharing()
+        wrapper.ensure_connection()
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', 'off', false)")
+        return wrapper
 
     def submit(self, statement: Statement) -> Future:
         if self.executor is not None:
@@ -196,25 +233,33 @@ class _Reader:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 return cursor.fetchall()
-        # The raw connection: Django's wrapper belongs to the caller's thread.
-        started = time.monotonic()
-        # Errors become Django's, as they would from its own cursors.
-        with self.connection.wrap_database_errors, self.raw.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-            if self.logged:
-                self.connection.queries_log.append(
-                    {
-                        "sql": self.connection.ops.last_executed_query(cursor, sql, params),
-                        "time": f"{time.monotonic() - started:.3f}",
-                    }
-                )
+        wrapper = self.free.get()
+        try:
+            # The raw connection: Django's wrapper belongs to the caller's thread.
+            started = time.monotonic()
+            # Errors become Django's, as they would from its own cursors.
+            with wrapper.wrap_database_errors, wrapper.connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+                if self.logged:
+                    self.connection.queries_log.append(
+                        {
+                            "sql": wrapper.ops.last_executed_query(cursor, sql, params),
+                            "time": f"{time.monotonic() - started:.3f}",
+                        }
+                    )
+        finally:
+            self.free.put(wrapper)
         return rows
 
     def close(self) -> None:
-        """Wait for the statement in hand (if any) and drop those not started."""
+        """Wait for the statements in hand (if any), drop those not started, and close
+        the reader's own connections."""
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
+        for wrapper in self.own:
+            with contextlib.suppress(Exception):
+                wrapper.close()
 
 
 def _json(text: str | None) -> Any:
@@ -426,9 +471,8 @@ def _items_portable(
 # A page of export items built by PostgreSQL, one JSON object per answer, with the keys
 # and values _page builds elsewhere (timestamps as to_json writes them, like
 # IsoTimestamp). Parsing one JSON text per answer costs a fraction of decoding the rows
-# of five queries and regrouping them in Python. {answers} is the page's ids query.
+# of five queries and regrouping them in Python. Its one parameter is the page's ids.
 _ITEMS_SQL = """
-WITH page AS ({answers})
 SELECT m.id, json_build_object(
     'conversation_id', c.external_id,
     'message_id', m.external_id,
@@ -440,10 +484,11 @@ SELECT m.id, json_build_object(
                              THEN json_build_object('role', h.role, 'content', h.content)
                              ELSE json_build_object('role', h.role, 'content', h.content,
                                                     'tool_calls', h.tool_calls,
-                                                    'tool_call_id', h.tool_call_id) END
-                        ORDER BY h.position)
-        FROM annotations_message h
-        WHERE h.conversation_id = m.conversation_id AND h.position < m.position), '[]'),
+                                                    'tool_call_id', h.tool_call_id) END)
+        FROM (SELECT h.role, h.content, h.tool_calls, h.tool_call_id
+              FROM annotations_message h
+              WHERE h.conversation_id = m.conversation_id AND h.position < m.position
+              ORDER BY h.position) h), '[]'),
     'answer', m.content,
     'contexts', m.contexts,
     'model', m.model,
@@ -453,57 +498,74 @@ SELECT m.id, json_build_object(
     'feedback', COALESCE((
         SELECT json_agg(json_build_object(
             'user', f.end_user, 'rating', f.rating, 'reasons', f.reasons,
-            'comment', f.comment, 'source', f.source, 'created_at', f.created_at)
-            ORDER BY f.created_at, f.id)
-        FROM annotations_feedback f WHERE f.message_id = m.id), '[]'),
+            'comment', f.comment, 'source', f.source, 'created_at', f.created_at))
+        FROM (SELECT f.* FROM annotations_feedback f WHERE f.message_id = m.id
+              ORDER BY f.created_at, f.id) f), '[]'),
     'annotations', COALESCE((
         SELECT json_agg(json_build_object(
             'annotator', a.annotator_name, 'source', a.source, 'rubric_version', r.version,
             'answers', a.answers, 'corrected_answer', a.corrected_answer,
-            'created_at', a.created_at, 'updated_at', a.updated_at)
-            ORDER BY a.created_at, a.id)
-        FROM annotations_annotation a JOIN annotations_rubric r ON r.id = a.rubric_id
-        WHERE a.message_id = m.id), '[]')
+            'created_at', a.created_at, 'updated_at', a.updated_at))
+        FROM (SELECT a.* FROM annotations_annotation a WHERE a.message_id = m.id
+              ORDER BY a.created_at, a.id) a
+        JOIN annotations_rubric r ON r.id = a.rubric_id), '[]')
 )::text
-FROM page
-JOIN annotations_message m ON m.id = page.id
+FROM annotations_message m
 JOIN annotations_conversation c ON c.id = m.conversation_id
+WHERE m.id = ANY(%s::bigint[])
 ORDER BY m.id
 """
+# (The aggregates read sorted subqueries instead of sorting inside the aggregate,
+# which PostgreSQL does per answer at several times the cost of the rest.)
+
+
+def export_answer_ids(
+    *, project: Project, filters: dict[str, Any], page_size: int = PAGE_SIZE
+) -> Iterator[list[int]]:
+    """The export's answer ids in id order, a page at a time (keyset: each page a
+    short statement of its own, the limit honoured)."""
+    ids = export_messages(project=project, filters=filters).values_list("id", flat=True)
+    limit = filters.get("limit")
+    after = read = 0
+    while not limit or read < limit:
+        size = min(page_size, limit - read) if limit else page_size
+        page = list(ids.filter(id__gt=after)[:size])
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        after, read = page[-1], read + len(page)
+
+
+def export_pages(
+    *, project: Project, filters: dict[str, Any], sql: str, page_size: int = PAGE_SIZE
+) -> Iterator[list[tuple]]:
+    """The rows of a PostgreSQL statement run on each page of the export's answers
+    (its one parameter: the page's ids, as an array), page by page in id order.
+
+    The ids are listed on the caller's connection and the pages run by the reader,
+    several at once where it has connections of its own; each is handed over in
+    order as soon as it and those before it are read.
+    """
+    with _without_jit():
+        reader = _Reader()
+        try:
+            in_hand: collections.deque[Future] = collections.deque()
+            for ids in export_answer_ids(project=project, filters=filters, page_size=page_size):
+                in_hand.append(reader.submit((sql, ["{" + ",".join(map(str, ids)) + "}"])))
+                if len(in_hand) > reader.depth:
+                    yield in_hand.popleft().result()
+            while in_hand:
+                yield in_hand.popleft().result()
+        finally:
+            reader.close()
 
 
 def _items_postgresql(
     *, project: Project, filters: dict[str, Any], page_size: int
 ) -> Iterator[list[dict[str, Any]]]:
-    ids = export_messages(project=project, filters=filters).values_list("id")
-    limit = filters.get("limit")
-
-    def next_page(after: int, read: int) -> tuple[Future | None, int]:
-        """The next page, submitted, and how many answers were asked for."""
-        if limit and read >= limit:
-            return None, 0
-        size = min(page_size, limit - read) if limit else page_size
-        statement = _statement(ids.filter(id__gt=after)[:size])
-        if statement is None:
-            return None, 0
-        sql, params = statement
-        return reader.submit((_ITEMS_SQL.format(answers=sql), params)), size
-
-    with _without_jit():
-        reader = _Reader()
-        try:
-            following, size = next_page(0, 0)
-            read = 0
-            while following is not None:
-                rows = following.result()
-                if not rows:
-                    break
-                read += len(rows)
-                # The next page is read while the caller works on this one.
-                following, size = next_page(rows[-1][0], read) if len(rows) == size else (None, 0)
-                yield [orjson.loads(text) for _, text in rows]
-        finally:
-            reader.close()
+    for rows in export_pages(project=project, filters=filters, sql=_ITEMS_SQL, page_size=page_size):
+        yield [orjson.loads(text) for _, text in rows]
 
 
 def _submit_related(reader: _Reader, project_id: int, answers: list[tuple]) -> list[Future]:

@@ -107,6 +107,16 @@ class DatasetWriter:
             self._write(rows)
             self.rows += len(rows)
 
+    def write_lines(self, lines: list[Any]) -> None:
+        """Rows already encoded for the format (see exports.sql_rows.RowEncoder): bytes of
+        JSON lines for JSON Lines and Parquet, text of CSV records for CSV."""
+        if lines:
+            self._write_lines(lines)
+            self.rows += len(lines)
+
+    def _write_lines(self, lines: list[Any]) -> None:
+        raise NotImplementedError
+
     def close(self) -> WrittenFile:
         """Finish the temporary file (a full disk fails here, the last rows being
         written now) and describe it as it will be under its real name."""
@@ -144,7 +154,10 @@ class JsonlWriter(DatasetWriter):
         self.handle: IO[bytes] = self.temp_path.open("wb")
 
     def _write(self, rows: list[Row]) -> None:
-        self.handle.write(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+        self._write_lines([orjson.dumps(row) + b"\n" for row in rows])
+
+    def _write_lines(self, lines: list[bytes]) -> None:
+        self.handle.write(b"".join(lines))
 
     def _close(self) -> None:
         self.handle.close()
@@ -194,9 +207,10 @@ class CsvWriter(DatasetWriter):
 
     def _write(self, rows: list[Row]) -> None:
         columns = self.columns
-        self.handle.write(
-            "".join([csv_line([row.get(column) for column in columns]) for row in rows])
-        )
+        self._write_lines([csv_line([row.get(column) for column in columns]) for row in rows])
+
+    def _write_lines(self, lines: list[str]) -> None:
+        self.handle.write("".join(lines))
 
     def _close(self) -> None:
         self.handle.close()
@@ -273,7 +287,11 @@ class ParquetWriter(DatasetWriter):
         return ready
 
     def _write(self, rows: list[Row]) -> None:
-        lines = b"".join([orjson.dumps(self._arrow_ready(row)) + b"\n" for row in rows])
+        self._write_lines([orjson.dumps(self._arrow_ready(row)) + b"\n" for row in rows])
+
+    def _write_lines(self, encoded: list[bytes]) -> None:
+        """JSON lines whose JSON-typed fields are already text, parsed against the schema."""
+        lines = b"".join(encoded)
         table = pa_json.read_json(
             io.BytesIO(lines),
             # One block for the whole batch: a row may not straddle two blocks.
@@ -282,7 +300,7 @@ class ParquetWriter(DatasetWriter):
         )
         columns = [table.column(name).combine_chunks() for name in self.columns]
         self.pending.append(pa.RecordBatch.from_arrays(columns, schema=self.schema))
-        self.pending_rows += len(rows)
+        self.pending_rows += len(encoded)
         if self.pending_rows >= PARQUET_ROW_GROUP_ROWS:
             self._flush()
 

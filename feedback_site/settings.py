@@ -154,6 +154,10 @@ else:
 # task waits for the attempt in progress. A session lock needs a session of its own:
 # turn it off behind a transaction-pooling PgBouncer.
 EXPORT_JOB_LOCK = env.bool("EXPORT_JOB_LOCK", default=True)
+# An export on PostgreSQL reads its pages over this many connections of its own at once
+# (each page is one statement, run by the database on a core of its own); 0 reads on
+# the process's connection only. Exports inside a transaction always read in it.
+EXPORT_READ_CONNECTIONS = env.int("EXPORT_READ_CONNECTIONS", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis in production (rate limits and throttles live there), memory when embedded.

@@ -8,17 +8,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotations.errors import InvalidInput
 from annotations.models import Project, Queue
+from exports import sql_rows
 from exports.cards import card_remove, card_stage, dataset_card
 from exports.manifests import MANIFEST_NAME, manifest_build, manifest_stage
 from exports.options import ExportOptions
 from exports.rows import rows_build
 from exports.schemas import schema_for
-from exports.selectors import export_items, project_calls_tools, rubric_questions
+from exports.selectors import (
+    export_items,
+    export_pages,
+    project_calls_tools,
+    rubric_questions,
+)
 from exports.splits import split_for
 from exports.writers import EXTENSIONS, DatasetWriter, StagedFile, WrittenFile, writer_open
 
@@ -141,32 +148,16 @@ def dataset_export(
                 raise ExportPathError(
                     f"cannot write in {path.parent}: {error.strerror or error}"
                 ) from None
-        items_read = 0
-        rows_written = 0
         with _cyclic_gc_paused():
-            for page in export_items(project=project, filters=options.filters):
-                batches: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
-                for item, row in rows_build(
-                    page,
-                    kind=options.kind,
-                    questions_by_version=questions,
-                    options=options.row_options,
-                    redact=options.redact_pii,
-                ):
-                    name = (
-                        split_for(item["conversation_id"], options.seed, options.split)
-                        if options.split
-                        else ALL
-                    )
-                    batches[name].append(row)
-                    for annotation in item["annotations"]:
-                        rubric_versions.add(annotation["rubric_version"])
-                for name, rows in batches.items():
-                    writers[name].write(rows)
-                    rows_written += len(rows)
-                items_read += len(page)
-                if progress is not None:
-                    progress(items_read, rows_written)
+            write = _write_database_rows if database_writes_rows(options) else _write_rows
+            write(
+                project=project,
+                options=options,
+                writers=writers,
+                questions=questions,
+                rubric_versions=rubric_versions,
+                progress=progress,
+            )
         # Every file complete before any replaces what an earlier export left: a full
         # disk closing the last split must not leave the first one new and the rest old.
         written: dict[str, WrittenFile] = {name: writer.close() for name, writer in writers.items()}
@@ -224,6 +215,86 @@ def dataset_export(
             with contextlib.suppress(OSError):
                 directory.rmdir()
         raise
+
+
+def database_writes_rows(options: ExportOptions) -> bool:
+    """Whether the database writes the export's rows (exports.sql_rows): raw and eval
+    rows on PostgreSQL, unless PII is to be redacted (the redaction is Python's)."""
+    return (
+        connection.vendor == "postgresql"
+        and options.kind in sql_rows.KINDS
+        and not options.redact_pii
+    )
+
+
+def _write_rows(
+    *,
+    project: Project,
+    options: ExportOptions,
+    writers: dict[str, DatasetWriter],
+    questions: dict[int, list[dict[str, Any]]],
+    rubric_versions: set[int],
+    progress: Progress | None,
+) -> None:
+    """Rows built in Python from the export items, page by page."""
+    items_read = rows_written = 0
+    for page in export_items(project=project, filters=options.filters):
+        batches: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
+        for item, row in rows_build(
+            page,
+            kind=options.kind,
+            questions_by_version=questions,
+            options=options.row_options,
+            redact=options.redact_pii,
+        ):
+            name = (
+                split_for(item["conversation_id"], options.seed, options.split)
+                if options.split
+                else ALL
+            )
+            batches[name].append(row)
+            for annotation in item["annotations"]:
+                rubric_versions.add(annotation["rubric_version"])
+        for name, rows in batches.items():
+            writers[name].write(rows)
+            rows_written += len(rows)
+        items_read += len(page)
+        if progress is not None:
+            progress(items_read, rows_written)
+
+
+def _write_database_rows(
+    *,
+    project: Project,
+    options: ExportOptions,
+    writers: dict[str, DatasetWriter],
+    questions: dict[int, list[dict[str, Any]]],
+    rubric_versions: set[int],
+    progress: Progress | None,
+) -> None:
+    """Rows written by the database (one per answer), completed and encoded here."""
+    encoder = sql_rows.RowEncoder(options.kind, options.file_format, questions)
+    sql = sql_rows.page_sql(options.kind, parquet=options.file_format == "parquet")
+    encode = encoder.encode
+    seen_versions = None
+    rows_written = 0
+    for page in export_pages(project=project, filters=options.filters, sql=sql):
+        if options.split:
+            batches: dict[str, list[Any]] = {name: [] for name in writers}
+            for row in page:
+                batches[split_for(row[1], options.seed, options.split)].append(encode(row))
+        else:
+            batches = {ALL: [encode(row) for row in page]}
+        for row in page:
+            # The same labels' versions, answer after answer: parsed once.
+            if row[2] != seen_versions and row[2]:
+                seen_versions = row[2]
+                rubric_versions.update(int(version) for version in seen_versions.split(","))
+        for name, lines in batches.items():
+            writers[name].write_lines(lines)
+        rows_written += len(page)
+        if progress is not None:
+            progress(rows_written, rows_written)
 
 
 class ThrottledProgress:

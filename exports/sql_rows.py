@@ -1,0 +1,357 @@
+"""Raw and eval rows written by PostgreSQL, a page of answers per statement.
+
+The database turns a page of answers into the columns of the kind's rows: the
+nested columns (history, contexts, votes, labels...) as JSON text, the others as
+values, with the same keys, defaults and order as exports.rows builds them in
+Python. Python only adds the columns that need the rubric (consensus, agreement,
+corrected answer, reference, labels: see exports.sql_finish) and writes the line.
+
+Each part of a row is read for the whole page at once (the page's conversations,
+their messages, the votes and the labels of its answers, each by one index scan
+over an array of keys) and grouped by answer, instead of one subquery per answer:
+a subquery per answer and per part, and above all an aggregate that sorts its
+input per answer, cost more than the rest of the statement.
+
+Aggregates take their rows in the order of the sorted subquery they read, as
+PostgreSQL feeds a GroupAggregate (an `ORDER BY` inside the aggregate would sort
+again for every answer).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from exports.rows import (
+    HUMAN,
+    Item,
+    QuestionsByVersion,
+    RubricIndex,
+    agreement_of,
+    answers_by_question,
+    consensus_of,
+    corrected_answer,
+    reference_answer,
+)
+from exports.writers import csv_line
+
+# Columns of every row statement before the kind's own: the answer's id, its
+# conversation's external id (the split), the rubric versions of its labels, its
+# human labels' answers (the consensus), and its human corrections with the answer
+# they correct (only where there are some).
+LEAD_COLUMNS = ("id", "split_key", "rubric_versions", "consensus_key", "corrections", "answer")
+
+# A message of a row's history, as exports.rows.history_message writes it.
+_HISTORY_MESSAGE = """'{"role":' || to_json(h.role)
+    || ',"content":' || to_json(COALESCE(h.content, ''))
+    || CASE WHEN h.tool_calls <> '[]' AND jsonb_typeof(h.tool_calls) = 'array'
+            THEN ',"tool_calls":' || h.tool_calls::text ELSE '' END
+    || CASE WHEN h.tool_call_id <> '' THEN ',"tool_call_id":' || to_json(h.tool_call_id) ELSE '' END
+    || '}'"""
+
+# A retrieved context, as exports.rows._contexts writes it: the five keys, id, title and
+# url as text or null, text as text, score as a number or null.
+_CONTEXT = """'{"id":' || COALESCE(to_json(x.value->>'id')::text, 'null')
+    || ',"title":' || COALESCE(to_json(x.value->>'title')::text, 'null')
+    || ',"url":' || COALESCE(to_json(x.value->>'url')::text, 'null')
+    || ',"text":' || to_json(COALESCE(x.value->>'text', ''))
+    || ',"score":' || CASE WHEN jsonb_typeof(x.value->'score') = 'number'
+                           THEN (x.value->>'score')::float8::text ELSE 'null' END
+    || '}'"""
+
+_VOTE = """'{"user":' || to_json(COALESCE(f.end_user, ''))
+    || ',"rating":' || to_json(COALESCE(f.rating, ''))
+    || ',"reasons":' || CASE WHEN jsonb_typeof(f.reasons) = 'array' THEN f.reasons::text ELSE '[]' END
+    || ',"comment":' || to_json(COALESCE(f.comment, ''))
+    || ',"source":' || to_json(COALESCE(f.source, ''))
+    || ',"created_at":' || to_json(f.created_at)
+    || '}'"""
+
+
+def _annotation(parquet: bool) -> str:
+    # Parquet holds the answers as JSON text (their types follow the rubric).
+    answers = "COALESCE(NULLIF(a.answers, 'null'::jsonb), '{}'::jsonb)::text"
+    if parquet:
+        answers = f"to_json({answers})::text"
+    return f"""'{{"annotator":' || to_json(COALESCE(a.annotator_name, ''))
+    || ',"source":' || to_json(COALESCE(a.source, ''))
+    || ',"rubric_version":' || COALESCE(a.version::text, 'null')
+    || ',"answers":' || {answers}
+    || ',"corrected_answer":' || to_json(COALESCE(a.corrected_answer, ''))
+    || ',"created_at":' || to_json(a.created_at)
+    || ',"updated_at":' || to_json(a.updated_at)
+    || '}}'"""
+
+
+_PAGE = """
+WITH m AS MATERIALIZED (
+    SELECT m.id, m.conversation_id, m.position, m.external_id, m.content, m.contexts,
+           m.model, m.prompt_name, m.prompt_version, m.latency_ms, m.created_at
+    FROM annotations_message m WHERE m.id = ANY(%s::bigint[])
+),
+conversation AS (
+    SELECT c.id, c.external_id, c.tags, c.end_user FROM annotations_conversation c
+    WHERE c.id IN (SELECT m.conversation_id FROM m)
+),
+history AS (
+    SELECT turn.answer_id,
+           '[' || string_agg(turn.message, ',') || ']' AS messages,
+           (array_agg(turn.content) FILTER (WHERE turn.role = 'user'))[
+               count(*) FILTER (WHERE turn.role = 'user')] AS user_input
+    FROM (
+        SELECT m.id AS answer_id, h.role, COALESCE(h.content, '') AS content,
+               {history_message} AS message
+        FROM m
+        JOIN annotations_message h
+          ON h.conversation_id = m.conversation_id AND h.position < m.position
+        WHERE h.conversation_id IN (SELECT m.conversation_id FROM m)
+        ORDER BY m.id, h.position
+    ) turn
+    GROUP BY turn.answer_id
+),
+context AS (
+    SELECT x.answer_id,
+           '[' || string_agg({context}, ',') || ']' AS contexts,
+           '[' || string_agg(to_json(COALESCE(x.value->>'text', ''))::text, ',') || ']' AS texts
+    FROM (
+        SELECT m.id AS answer_id, e.value
+        FROM m, jsonb_array_elements(
+            CASE WHEN jsonb_typeof(m.contexts) = 'array' THEN m.contexts END
+        ) WITH ORDINALITY AS e(value, n)
+        WHERE jsonb_typeof(e.value) = 'object'
+        ORDER BY m.id, e.n
+    ) x
+    GROUP BY x.answer_id
+),
+vote AS MATERIALIZED (
+    SELECT f.message_id, f.end_user, f.rating, f.reasons, f.comment, f.source, f.created_at
+    FROM annotations_feedback f
+    WHERE f.message_id IN (SELECT m.id FROM m)
+    ORDER BY f.message_id, f.created_at, f.id
+),
+votes AS (
+    SELECT f.message_id,
+           count(*) FILTER (WHERE f.rating = 'up') AS up,
+           count(*) FILTER (WHERE f.rating = 'down') AS down,
+           '[' || COALESCE(string_agg(to_json(f.comment)::text, ',')
+                           FILTER (WHERE f.comment <> ''), '') || ']' AS comments,
+           '[' || string_agg({vote}, ',') || ']' AS votes
+    FROM vote f
+    GROUP BY f.message_id
+),
+reason AS (
+    SELECT counted.message_id,
+           '[' || string_agg('{{"reason":' || to_json(counted.reason) || ',"count":'
+                             || counted.n || '}}', ',') || ']' AS reasons
+    FROM (
+        SELECT f.message_id, r.reason, count(*) AS n
+        FROM vote f, jsonb_array_elements_text(
+            CASE WHEN jsonb_typeof(f.reasons) = 'array' THEN f.reasons END) AS r(reason)
+        GROUP BY f.message_id, r.reason
+        ORDER BY f.message_id, count(*) DESC, r.reason COLLATE "C"
+    ) counted
+    GROUP BY counted.message_id
+),
+label AS (
+    SELECT a.message_id,
+           '[' || string_agg({annotation}, ',') || ']' AS annotations,
+           string_agg(a.version::text, ',') AS versions,
+           '[' || string_agg('[' || COALESCE(a.version::text, 'null') || ',' || a.answers::text || ']', ',')
+                  FILTER (WHERE a.source = 'human') || ']' AS consensus_key,
+           '[' || string_agg('[' || COALESCE(a.version::text, 'null') || ',' || a.answers::text
+                             || ',' || to_json(a.corrected_answer) || ','
+                             || to_json(a.updated_at) || ']', ',')
+                  FILTER (WHERE a.source = 'human' AND a.corrected_answer <> '') || ']'
+               AS corrections
+    FROM (
+        SELECT a.message_id, a.annotator_name, a.source, r.version, a.answers,
+               a.corrected_answer, a.created_at, a.updated_at
+        FROM annotations_annotation a
+        LEFT JOIN annotations_rubric r ON r.id = a.rubric_id
+        WHERE a.message_id IN (SELECT m.id FROM m)
+        ORDER BY a.message_id, a.created_at, a.id
+    ) a
+    GROUP BY a.message_id
+)
+SELECT m.id, c.external_id, label.versions, COALESCE(label.consensus_key, '[]'),
+       label.corrections, CASE WHEN label.corrections IS NOT NULL THEN m.content END,
+       {columns}
+FROM m
+JOIN conversation c ON c.id = m.conversation_id
+LEFT JOIN history ON history.answer_id = m.id
+LEFT JOIN context ON context.answer_id = m.id
+LEFT JOIN votes ON votes.message_id = m.id
+LEFT JOIN reason ON reason.message_id = m.id
+LEFT JOIN label ON label.message_id = m.id
+ORDER BY m.id
+"""
+
+_FEEDBACK = """'{"up":' || COALESCE(votes.up, 0) || ',"down":' || COALESCE(votes.down, 0)
+    || ',"reasons":' || COALESCE(reason.reasons, '[]')
+    || ',"comments":' || COALESCE(votes.comments, '[]') || '}'"""
+
+# Per kind, (column, SQL expression) for the columns the database writes, each either
+# a value ("text", "number") or JSON text ("json"); None for those Python adds.
+TEXT, NUMBER, JSON = "text", "number", "json"
+_COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
+    "raw": [
+        ("conversation_id", "c.external_id", TEXT),
+        ("message_id", "m.external_id", TEXT),
+        ("created_at", "to_json(m.created_at) #>> '{}'", TEXT),
+        ("tags", "CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags::text ELSE '[]' END", JSON),
+        ("end_user", "COALESCE(c.end_user, '')", TEXT),
+        ("history", "COALESCE(history.messages, '[]')", JSON),
+        ("answer", "COALESCE(m.content, '')", TEXT),
+        ("contexts", "COALESCE(context.contexts, '[]')", JSON),
+        ("model", "COALESCE(m.model, '')", TEXT),
+        ("prompt_name", "COALESCE(m.prompt_name, '')", TEXT),
+        ("prompt_version", "COALESCE(m.prompt_version, '')", TEXT),
+        ("latency_ms", "m.latency_ms", NUMBER),
+        ("feedback", _FEEDBACK, JSON),
+        ("votes", "COALESCE(votes.votes, '[]')", JSON),
+        ("annotations", "COALESCE(label.annotations, '[]')", JSON),
+        ("consensus", None, JSON),
+        ("agreement", None, NUMBER),
+        ("gold_label", None, JSON),
+        ("corrected_answer", None, TEXT),
+    ],
+    "eval": [
+        ("conversation_id", "c.external_id", TEXT),
+        ("message_id", "m.external_id", TEXT),
+        ("user_input", "COALESCE(history.user_input, '')", TEXT),
+        ("history", "COALESCE(history.messages, '[]')", JSON),
+        ("response", "COALESCE(m.content, '')", TEXT),
+        ("retrieved_contexts", "COALESCE(context.texts, '[]')", JSON),
+        ("reference", None, TEXT),
+        ("labels", None, JSON),
+        ("feedback", _FEEDBACK, JSON),
+    ],
+}
+
+KINDS = tuple(_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    # "text", "number" or "json" (JSON text from the database, or a value Python
+    # computes and serializes).
+    type: str
+    # Whether Python computes it (see exports.sql_finish).
+    computed: bool
+
+
+def columns(kind: str) -> list[Column]:
+    return [Column(name, type_, sql is None) for name, sql, type_ in _COLUMNS[kind]]
+
+
+def page_sql(kind: str, *, parquet: bool = False) -> str:
+    """The statement that writes the rows of a page of answers, given their ids as
+    its one parameter (an array literal), in id order: LEAD_COLUMNS, then the
+    kind's database columns."""
+    selected = ",\n       ".join(sql for _, sql, _ in _COLUMNS[kind] if sql is not None)
+    return _PAGE.format(
+        history_message=_HISTORY_MESSAGE,
+        context=_CONTEXT,
+        vote=_VOTE,
+        annotation=_annotation(parquet),
+        columns=selected,
+    )
+
+
+# Distinct label sets whose consensus is kept: most answers of a project share a few.
+CONSENSUS_CACHE_SIZE = 50_000
+
+
+class RowEncoder:
+    """Completes the rows a page statement wrote and encodes them for one file format.
+
+    `encode(row)` takes a row of the statement (LEAD_COLUMNS, then the kind's database
+    columns) and returns the line for the file: bytes of a JSON line for JSON Lines and
+    Parquet (whose writer parses them with Arrow), text of a CSV record for CSV.
+    """
+
+    def __init__(self, kind: str, file_format: str, questions_by_version: QuestionsByVersion):
+        self.kind = kind
+        self.file_format = file_format
+        self.questions = (
+            questions_by_version
+            if isinstance(questions_by_version, RubricIndex)
+            else RubricIndex(questions_by_version)
+        )
+        self.columns = columns(kind)
+        self.names = [column.name for column in self.columns]
+        self.consensus_cache: dict[str, tuple[dict[str, Any], float | None]] = {}
+        # JSON text from the database goes into JSON lines as it is.
+        self.wrap = [column.type == JSON and not column.computed for column in self.columns]
+        # Parquet holds the rubric-shaped maps as JSON text.
+        self.as_text = {"consensus", "gold_label", "labels"} if file_format == "parquet" else set()
+
+    def consensus(self, key: str) -> tuple[dict[str, Any], float | None]:
+        """(consensus, agreement) of the human labels given as [[rubric version, answers]]."""
+        found = self.consensus_cache.get(key)
+        if found is None:
+            if len(self.consensus_cache) >= CONSENSUS_CACHE_SIZE:
+                self.consensus_cache.clear()
+            labels = [
+                {"source": HUMAN, "rubric_version": version, "answers": answers}
+                for version, answers in orjson.loads(key)
+            ]
+            answered = answers_by_question(labels, self.questions)
+            found = (consensus_of(answered), agreement_of(answered))
+            self.consensus_cache[key] = found
+        return found
+
+    @staticmethod
+    def _corrected_item(corrections: str, answer: str) -> Item:
+        return {
+            "answer": answer,
+            "annotations": [
+                {
+                    "source": HUMAN,
+                    "rubric_version": version,
+                    "answers": answers,
+                    "corrected_answer": text,
+                    "updated_at": updated_at,
+                }
+                for version, answers, text, updated_at in orjson.loads(corrections)
+            ],
+        }
+
+    def computed(self, consensus_key: str, corrections: str | None, answer: str | None) -> list:
+        """The values Python adds, in the kind's column order."""
+        consensus, agreement = self.consensus(consensus_key)
+        if self.kind == "raw":
+            corrected = (
+                corrected_answer(self._corrected_item(corrections, answer or ""))
+                if corrections
+                else ""
+            )
+            return [consensus, agreement, None, corrected]
+        reference = (
+            reference_answer(self._corrected_item(corrections, answer or ""), self.questions)
+            if corrections
+            else ""
+        )
+        return [reference, consensus]
+
+    def values(self, row: tuple) -> list:
+        """The row's values in column order: database values as they came (JSON as
+        text), computed ones as Python values."""
+        computed = iter(self.computed(row[3], row[4], row[5]))
+        given = iter(row[len(LEAD_COLUMNS) :])
+        return [next(computed) if column.computed else next(given) for column in self.columns]
+
+    def encode(self, row: tuple) -> bytes | str:
+        values = self.values(row)
+        if self.file_format == "csv":
+            return csv_line(values)
+        as_text = self.as_text
+        record = {}
+        for name, value, wrap in zip(self.names, values, self.wrap, strict=True):
+            if wrap:
+                value = orjson.Fragment(value)
+            elif name in as_text and value is not None:
+                value = orjson.dumps(value).decode()
+            record[name] = value
+        return orjson.dumps(record) + b"\n"
