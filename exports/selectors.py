@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -206,26 +207,28 @@ class _Reader:
 
     def _open(self) -> BaseDatabaseWrapper:
         """A connection of the reader's own, set up as Django sets up its own (time
-        zone, role, options), with JIT off."""
+        zone, role, options), with EXPORT_SETTINGS."""
         wrapper = connections.create_connection(DEFAULT_DB_ALIAS)
         # Used from the reader's threads, closed from this one.
         wrapper.inc_thread_sharing()
         wrapper.ensure_connection()
         with wrapper.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', 'off', false)")
+            cursor.execute(f"SELECT {_SET}", list(EXPORT_SETTINGS.values()))
         return wrapper
 
-    def submit(self, statement: Statement) -> Future:
+    def submit(self, statement: Statement, *, binary: bool = False) -> Future:
+        """Run the statement; with `binary`, its results come in PostgreSQL's binary
+        format (bytea as bytes, without the text format's hex)."""
         if self.executor is not None:
-            return self.executor.submit(self._run, statement)
+            return self.executor.submit(self._run, statement, binary)
         future: Future = Future()
         try:
-            future.set_result(self._run(statement))
+            future.set_result(self._run(statement, binary))
         except Exception as error:
             future.set_exception(error)
         return future
 
-    def _run(self, statement: Statement) -> list[tuple]:
+    def _run(self, statement: Statement, binary: bool = False) -> list[tuple]:
         if statement is None:
             return []
         sql, params = statement
@@ -238,8 +241,11 @@ class _Reader:
             # The raw connection: Django's wrapper belongs to the caller's thread.
             started = time.monotonic()
             # Errors become Django's, as they would from its own cursors.
-            with wrapper.wrap_database_errors, wrapper.connection.cursor() as cursor:
-                cursor.execute(sql, params)
+            raw = wrapper.connection
+            # Django's cursors bind parameters on the client, which has no binary results.
+            cursor = psycopg.Cursor(raw) if binary else raw.cursor()
+            with wrapper.wrap_database_errors, cursor:
+                cursor.execute(sql, params, binary=binary)
                 rows = cursor.fetchall()
                 if self.logged:
                     self.connection.queries_log.append(
@@ -448,7 +454,7 @@ def _items_portable(
             return related, None, 0
         return related, *next_answers(answers[-1][0], read)
 
-    with _without_jit():
+    with _export_settings():
         reader = _Reader()
         try:
             following, size = next_answers(0, 0)
@@ -538,7 +544,12 @@ def export_answer_ids(
 
 
 def export_pages(
-    *, project: Project, filters: dict[str, Any], sql: str, page_size: int = PAGE_SIZE
+    *,
+    project: Project,
+    filters: dict[str, Any],
+    sql: str,
+    binary: bool = False,
+    page_size: int = PAGE_SIZE,
 ) -> Iterator[list[tuple]]:
     """The rows of a PostgreSQL statement run on each page of the export's answers
     (its one parameter: the page's ids, as an array), page by page in id order.
@@ -547,12 +558,13 @@ def export_pages(
     several at once where it has connections of its own; each is handed over in
     order as soon as it and those before it are read.
     """
-    with _without_jit():
+    with _export_settings():
         reader = _Reader()
         try:
             in_hand: collections.deque[Future] = collections.deque()
             for ids in export_answer_ids(project=project, filters=filters, page_size=page_size):
-                in_hand.append(reader.submit((sql, ["{" + ",".join(map(str, ids)) + "}"])))
+                page = (sql, ["{" + ",".join(map(str, ids)) + "}"])
+                in_hand.append(reader.submit(page, binary=binary))
                 if len(in_hand) > reader.depth:
                     yield in_hand.popleft().result()
             while in_hand:
@@ -579,24 +591,31 @@ def _submit_related(reader: _Reader, project_id: int, answers: list[tuple]) -> l
     ]
 
 
-@contextlib.contextmanager
-def _without_jit() -> Iterator[None]:
-    """PostgreSQL's JIT off for the export's queries, restored afterwards.
+# Planner settings for the export's statements, on every connection it reads over.
+# JIT off: the planner prices the answers query by the whole table behind the EXISTS
+# filters and compiles it on every page, which takes longer than reading the page.
+# Hash aggregation off: it cannot know that a page's votes come sorted by answer, and
+# hashes (and spills to disk) what a group aggregate reads straight through.
+EXPORT_SETTINGS = {"jit": "off", "enable_hashagg": "off"}
+_SET = ", ".join(f"set_config('{name}', %s, false)" for name in EXPORT_SETTINGS)
 
-    The planner prices the answers query by the whole table behind the EXISTS filters
-    and compiles it on every page, which takes longer than reading the page.
-    """
+
+@contextlib.contextmanager
+def _export_settings() -> Iterator[None]:
+    """EXPORT_SETTINGS on the caller's connection, as they were afterwards."""
     if connection.vendor != "postgresql":
         yield
         return
+    names = ", ".join(f"current_setting('{name}')" for name in EXPORT_SETTINGS)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', false)")
-        (previous, _) = cursor.fetchone()
+        cursor.execute(f"SELECT {names}")
+        previous = list(cursor.fetchone())
+        cursor.execute(f"SELECT {_SET}", list(EXPORT_SETTINGS.values()))
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', %s, false)", [previous])
+            cursor.execute(f"SELECT {_SET}", previous)
 
 
 def _page(

@@ -17,6 +17,7 @@ PostgreSQL feeds a GroupAggregate (an `ORDER BY` inside the aggregate would sort
 again for every answer).
 """
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +41,11 @@ from exports.writers import csv_line
 # human labels' answers (the consensus), and its human corrections with the answer
 # they correct (only where there are some).
 LEAD_COLUMNS = ("id", "split_key", "rubric_versions", "consensus_key", "corrections", "answer")
+LEAD = len(LEAD_COLUMNS)
 
 # A message of a row's history, as exports.rows.history_message writes it.
-_HISTORY_MESSAGE = """'{"role":' || to_json(h.role)
+_HISTORY_MESSAGE = """CASE h.role WHEN 'user' THEN '{"role":"user"' WHEN 'assistant' THEN '{"role":"assistant"'
+                     ELSE '{"role":' || to_json(h.role) END
     || ',"content":' || to_json(COALESCE(h.content, ''))
     || CASE WHEN h.tool_calls <> '[]' AND jsonb_typeof(h.tool_calls) = 'array'
             THEN ',"tool_calls":' || h.tool_calls::text ELSE '' END
@@ -197,7 +200,7 @@ _COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
     "raw": [
         ("conversation_id", "c.external_id", TEXT),
         ("message_id", "m.external_id", TEXT),
-        ("created_at", "to_json(m.created_at) #>> '{}'", TEXT),
+        ("created_at", "btrim(to_json(m.created_at)::text, '\"')", TEXT),
         ("tags", "CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags::text ELSE '[]' END", JSON),
         ("end_user", "COALESCE(c.end_user, '')", TEXT),
         ("history", "COALESCE(history.messages, '[]')", JSON),
@@ -245,11 +248,20 @@ def columns(kind: str) -> list[Column]:
     return [Column(name, type_, sql is None) for name, sql, type_ in _COLUMNS[kind]]
 
 
-def page_sql(kind: str, *, parquet: bool = False) -> str:
+def page_sql(kind: str, *, parquet: bool = False, json_bytes: bool = False) -> str:
     """The statement that writes the rows of a page of answers, given their ids as
     its one parameter (an array literal), in id order: LEAD_COLUMNS, then the
-    kind's database columns."""
-    selected = ",\n       ".join(sql for _, sql, _ in _COLUMNS[kind] if sql is not None)
+    kind's database columns.
+
+    With `json_bytes` the JSON columns come as UTF-8 bytes (bytea, to be read in
+    binary): they go into JSON lines as they are, without being decoded into
+    Python strings and encoded again.
+    """
+    selected = ",\n       ".join(
+        f"convert_to({sql}, 'UTF8')" if json_bytes and type_ == JSON else sql
+        for _, sql, type_ in _COLUMNS[kind]
+        if sql is not None
+    )
     return _PAGE.format(
         history_message=_HISTORY_MESSAGE,
         context=_CONTEXT,
@@ -268,10 +280,14 @@ class RowEncoder:
 
     `encode(row)` takes a row of the statement (LEAD_COLUMNS, then the kind's database
     columns) and returns the line for the file: bytes of a JSON line for JSON Lines and
-    Parquet (whose writer parses them with Arrow), text of a CSV record for CSV.
+    Parquet (whose writer parses them with Arrow), text of a CSV record for CSV. It
+    runs once per row, so it works on whole tuples (the database's values, then the
+    computed ones, put in column order by one itemgetter) rather than column by column.
     """
 
-    def __init__(self, kind: str, file_format: str, questions_by_version: QuestionsByVersion):
+    def __init__(
+        self, kind: str, file_format: str, questions_by_version: QuestionsByVersion
+    ) -> None:
         self.kind = kind
         self.file_format = file_format
         self.questions = (
@@ -279,13 +295,22 @@ class RowEncoder:
             if isinstance(questions_by_version, RubricIndex)
             else RubricIndex(questions_by_version)
         )
-        self.columns = columns(kind)
-        self.names = [column.name for column in self.columns]
-        self.consensus_cache: dict[str, tuple[dict[str, Any], float | None]] = {}
+        kind_columns = columns(kind)
+        self.names = tuple(column.name for column in kind_columns)
+        stored = [column for column in kind_columns if not column.computed]
+        computed = [column for column in kind_columns if column.computed]
+        # Values arrive as the database's columns followed by the computed ones.
+        arrival = [*stored, *computed]
+        self.order = operator.itemgetter(*(arrival.index(column) for column in kind_columns))
         # JSON text from the database goes into JSON lines as it is.
-        self.wrap = [column.type == JSON and not column.computed for column in self.columns]
+        self.fragments = tuple(index for index, column in enumerate(stored) if column.type == JSON)
         # Parquet holds the rubric-shaped maps as JSON text.
-        self.as_text = {"consensus", "gold_label", "labels"} if file_format == "parquet" else set()
+        self.as_text = tuple(
+            len(stored) + index
+            for index, column in enumerate(computed)
+            if file_format == "parquet" and column.type == JSON
+        )
+        self.consensus_cache: dict[str, tuple[dict[str, Any], float | None]] = {}
 
     def consensus(self, key: str) -> tuple[dict[str, Any], float | None]:
         """(consensus, agreement) of the human labels given as [[rubric version, answers]]."""
@@ -303,9 +328,9 @@ class RowEncoder:
         return found
 
     @staticmethod
-    def _corrected_item(corrections: str, answer: str) -> Item:
+    def _corrected_item(corrections: str, answer: str | None) -> Item:
         return {
-            "answer": answer,
+            "answer": answer or "",
             "annotations": [
                 {
                     "source": HUMAN,
@@ -323,35 +348,31 @@ class RowEncoder:
         consensus, agreement = self.consensus(consensus_key)
         if self.kind == "raw":
             corrected = (
-                corrected_answer(self._corrected_item(corrections, answer or ""))
-                if corrections
-                else ""
+                corrected_answer(self._corrected_item(corrections, answer)) if corrections else ""
             )
             return [consensus, agreement, None, corrected]
         reference = (
-            reference_answer(self._corrected_item(corrections, answer or ""), self.questions)
+            reference_answer(self._corrected_item(corrections, answer), self.questions)
             if corrections
             else ""
         )
         return [reference, consensus]
 
-    def values(self, row: tuple) -> list:
-        """The row's values in column order: database values as they came (JSON as
-        text), computed ones as Python values."""
-        computed = iter(self.computed(row[3], row[4], row[5]))
-        given = iter(row[len(LEAD_COLUMNS) :])
-        return [next(computed) if column.computed else next(given) for column in self.columns]
+    def values(self, row: tuple) -> tuple:
+        """The row's values in column order: the database's as they came (JSON as text),
+        the computed ones as Python values."""
+        return self.order([*row[LEAD:], *self.computed(row[3], row[4], row[5])])
 
     def encode(self, row: tuple) -> bytes | str:
-        values = self.values(row)
         if self.file_format == "csv":
-            return csv_line(values)
-        as_text = self.as_text
-        record = {}
-        for name, value, wrap in zip(self.names, values, self.wrap, strict=True):
-            if wrap:
-                value = orjson.Fragment(value)
-            elif name in as_text and value is not None:
-                value = orjson.dumps(value).decode()
-            record[name] = value
-        return orjson.dumps(record) + b"\n"
+            return csv_line(self.values(row))
+        arrived = [*row[LEAD:], *self.computed(row[3], row[4], row[5])]
+        for index in self.fragments:
+            arrived[index] = orjson.Fragment(arrived[index])
+        for index in self.as_text:
+            if arrived[index] is not None:
+                arrived[index] = orjson.dumps(arrived[index]).decode()
+        return orjson.dumps(
+            dict(zip(self.names, self.order(arrived), strict=True)),
+            option=orjson.OPT_APPEND_NEWLINE,
+        )

@@ -274,11 +274,15 @@ def _write_database_rows(
 ) -> None:
     """Rows written by the database (one per answer), completed and encoded here."""
     encoder = sql_rows.RowEncoder(options.kind, options.file_format, questions)
-    sql = sql_rows.page_sql(options.kind, parquet=options.file_format == "parquet")
+    # JSON Lines and Parquet take the database's JSON as UTF-8 bytes; CSV as text.
+    json_bytes = options.file_format != "csv"
+    sql = sql_rows.page_sql(
+        options.kind, parquet=options.file_format == "parquet", json_bytes=json_bytes
+    )
     encode = encoder.encode
     seen_versions = None
     rows_written = 0
-    for page in export_pages(project=project, filters=options.filters, sql=sql):
+    for page in export_pages(project=project, filters=options.filters, sql=sql, binary=json_bytes):
         if options.split:
             batches: dict[str, list[Any]] = {name: [] for name in writers}
             for row in page:
