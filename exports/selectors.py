@@ -549,7 +549,7 @@ def export_pages(
     filters: dict[str, Any],
     sql: str,
     binary: bool = False,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = None,
 ) -> Iterator[list[tuple]]:
     """The rows of a PostgreSQL statement run on each page of the export's answers
     (its one parameter: the page's ids, as an array), page by page in id order.
@@ -562,7 +562,9 @@ def export_pages(
         reader = _Reader()
         try:
             in_hand: collections.deque[Future] = collections.deque()
-            for ids in export_answer_ids(project=project, filters=filters, page_size=page_size):
+            for ids in export_answer_ids(
+                project=project, filters=filters, page_size=page_size or PAGE_SIZE
+            ):
                 page = (sql, ["{" + ",".join(map(str, ids)) + "}"])
                 in_hand.append(reader.submit(page, binary=binary))
                 if len(in_hand) > reader.depth:

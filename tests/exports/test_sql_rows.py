@@ -1,0 +1,259 @@
+"""Raw and eval rows written by PostgreSQL (exports.sql_rows) against the rows Python
+builds from the same answers (exports.rows), and the reader's own connections."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection
+
+from annotations.payloads import ConversationIn
+from annotations.services.annotations import annotation_submit
+from annotations.services.ingest import conversation_ingest
+from exports import selectors
+from exports.options import export_options_clean
+from exports.services import dataset
+from exports.services.dataset import dataset_export
+from tests.annotations.test_tool_calls import tool_conversation
+from tests.exports.conftest import FINE, GOOD, build_labeled_project
+from tests.exports.readers import read_rows
+from tests.factories import ConversationFactory, FeedbackFactory, MessageFactory
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the database writes rows on PostgreSQL only"
+)
+
+# Text that JSON, CSV and SQL each have to get right.
+HOSTILE = 'He said "hi", then\\left;\nDROP TABLE x; -- 한국어 \u2028 \x01 emoji 🙂, 끝'
+
+
+def _hostile_answers(project, rubric_v1):
+    """Answers that stress every column: odd contexts, ties, several corrections,
+    reasons to count, tool calls, and text that needs escaping everywhere."""
+    alice = get_user_model().objects.get(username="alice")
+    bob = get_user_model().objects.get(username="bob")
+    carol = get_user_model().objects.create(username="carol")
+    conversation = ConversationFactory(
+        project=project, external_id='odd, "one"', tags=["x", HOSTILE], end_user=HOSTILE
+    )
+    MessageFactory(
+        conversation=conversation,
+        project=project,
+        role="system",
+        position=0,
+        external_id="s",
+        content=HOSTILE,
+    )
+    MessageFactory(
+        conversation=conversation,
+        project=project,
+        role="user",
+        position=1,
+        external_id="q",
+        content="",
+        contexts=[],
+    )
+    answer = MessageFactory(
+        conversation=conversation,
+        project=project,
+        position=2,
+        external_id="a",
+        content=f"  {HOSTILE}  ",
+        latency_ms=1234,
+        contexts=[
+            "not an object",
+            {"id": 7, "title": None, "text": HOSTILE, "score": 1},
+            {"url": "https://x.example/?a=1,b=2", "score": "high"},
+            {"id": "doc", "title": "t", "url": "u", "text": "", "score": 0.125, "extra": [1]},
+        ],
+    )
+    # Two reviewers disagree (a tie), one corrects with the answer itself (ignored) and
+    # one with text that differs; a model judge says something else.
+    annotation_submit(
+        message=answer,
+        reviewer=alice,
+        answers={**GOOD, "corrected_answer": HOSTILE, "errors": ["hallucination"]},
+        rubric=rubric_v1,
+    )
+    annotation_submit(
+        message=answer,
+        reviewer=bob,
+        answers={**FINE, "corrected_answer": f"{HOSTILE} (better)", "errors": []},
+        rubric=rubric_v1,
+    )
+    annotation_submit(
+        message=answer,
+        reviewer=carol,
+        answers={**FINE, "corrected_answer": "   ", "errors": ["outdated", "hallucination"]},
+        rubric=rubric_v1,
+    )
+    for n, (rating, reasons, comment) in enumerate(
+        [
+            ("down", ["incorrect", "나쁨"], HOSTILE),
+            ("down", ["나쁨", "a"], ""),
+            ("up", [], '좋아요, "정말"'),
+            ("down", ["incorrect"], ""),
+        ]
+    ):
+        FeedbackFactory(
+            message=answer, end_user=f"v-{n}", rating=rating, reasons=reasons, comment=comment
+        )
+    conversation_ingest(
+        project=project, conversation=ConversationIn.model_validate(tool_conversation())
+    )
+    from annotations.models import Message
+
+    tool_answer = Message.objects.get(project=project, external_id="m5")
+    FeedbackFactory(message=tool_answer, end_user="t-1", rating="up")
+
+
+def _export(project, tmp_path: Path, kind: str, file_format: str, name: str, *, split=False):
+    raw = {"kind": kind, "format": file_format}
+    if split:
+        raw.update({"split": "train=0.5,test=0.5", "seed": "7"})
+    options, errors = export_options_clean(raw)
+    assert options is not None, errors
+    output = tmp_path / name if split else tmp_path / f"{name}.{file_format}"
+    return options, dataset_export(project=project, options=options, output=output), output
+
+
+def _rows(output: Path, kind: str, file_format: str, manifest: dict) -> dict[str, list]:
+    if output.is_dir():
+        return {
+            entry["path"]: read_rows(output / entry["path"], file_format, kind)
+            for entry in manifest["files"]
+        }
+    return {"all": read_rows(output, file_format, kind)}
+
+
+@pytest.mark.parametrize("kind", ["raw", "eval"])
+@pytest.mark.parametrize("file_format", ["jsonl", "csv", "parquet"])
+def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, kind, file_format):
+    labeled = build_labeled_project()
+    _hostile_answers(labeled.project, labeled.rubric_v1)
+    options, _ = export_options_clean({"kind": kind, "format": file_format})
+    assert dataset.database_writes_rows(options)
+
+    fast, fast_manifest, fast_output = _export(labeled.project, tmp_path, kind, file_format, "db")
+    monkeypatch.setattr(dataset, "database_writes_rows", lambda options: False)
+    slow, slow_manifest, slow_output = _export(
+        labeled.project, tmp_path, kind, file_format, "python"
+    )
+
+    fast_rows = _rows(fast_output, kind, file_format, fast_manifest)["all"]
+    slow_rows = _rows(slow_output, kind, file_format, slow_manifest)["all"]
+    assert len(fast_rows) == 7
+    assert fast_rows == slow_rows
+    assert fast_manifest["rubric_versions"] == slow_manifest["rubric_versions"] == [1, 2]
+    hostile = next(row for row in fast_rows if row["conversation_id"] == 'odd, "one"')
+    if kind == "raw":
+        assert hostile["corrected_answer"] == f"{HOSTILE} (better)"
+        assert hostile["feedback"]["reasons"] == [
+            {"reason": "incorrect", "count": 2},
+            {"reason": "나쁨", "count": 2},
+            {"reason": "a", "count": 1},
+        ]
+        assert [context["id"] for context in hostile["contexts"]] == ["7", None, "doc"]
+        assert hostile["contexts"][1]["score"] is None
+        assert hostile["consensus"]["errors"] == ["hallucination"]
+    else:
+        assert hostile["reference"] == f"{HOSTILE} (better)"
+        assert hostile["retrieved_contexts"] == [HOSTILE, "", ""]
+        assert hostile["user_input"] == ""
+
+
+def test_split_exports_place_database_rows_as_python_rows(db, tmp_path, monkeypatch):
+    labeled = build_labeled_project()
+    _hostile_answers(labeled.project, labeled.rubric_v1)
+
+    _, fast_manifest, fast_output = _export(
+        labeled.project, tmp_path, "raw", "jsonl", "db", split=True
+    )
+    monkeypatch.setattr(dataset, "database_writes_rows", lambda options: False)
+    _, slow_manifest, slow_output = _export(
+        labeled.project, tmp_path, "raw", "jsonl", "python", split=True
+    )
+
+    assert _rows(fast_output, "raw", "jsonl", fast_manifest) == _rows(
+        slow_output, "raw", "jsonl", slow_manifest
+    )
+    assert fast_manifest["rows"] == slow_manifest["rows"]
+
+
+def test_redacted_exports_are_built_in_python(db):
+    options, _ = export_options_clean({"kind": "raw", "format": "jsonl", "redact_pii": True})
+    other, _ = export_options_clean({"kind": "sft", "format": "jsonl"})
+
+    assert not dataset.database_writes_rows(options)
+    assert not dataset.database_writes_rows(other)
+
+
+def _backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def _settle(expected: int) -> int:
+    """The number of other backends, once it has come down to `expected` (a closed
+    connection's backend takes a moment to leave pg_stat_activity)."""
+    deadline = time.monotonic() + 5
+    while (count := _backends()) > expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pages_read_over_the_readers_own_connections_come_in_order(tmp_path, settings, monkeypatch):
+    """Outside a transaction pages run several at once, each on a connection of the
+    export's own; the file is the same as when they run one by one on the caller's."""
+    labeled = build_labeled_project()
+    for n in range(9):
+        conversation = ConversationFactory(project=labeled.project, external_id=f"p-{n}")
+        answer = MessageFactory(
+            conversation=conversation, project=labeled.project, external_id="a", position=0
+        )
+        FeedbackFactory(message=answer, rating="up")
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
+    opened = []
+    real_open = selectors._Reader._open
+    monkeypatch.setattr(
+        selectors._Reader, "_open", lambda self: opened.append(real_open(self)) or opened[-1]
+    )
+    before = _backends()
+
+    settings.EXPORT_READ_CONNECTIONS = 3
+    _, parallel, parallel_output = _export(labeled.project, tmp_path, "raw", "jsonl", "parallel")
+    settings.EXPORT_READ_CONNECTIONS = 0
+    _, serial, serial_output = _export(labeled.project, tmp_path, "raw", "jsonl", "serial")
+
+    assert len(opened) == 3
+    assert parallel_output.read_bytes() == serial_output.read_bytes()
+    assert parallel["rows_total"] == serial["rows_total"] == 14
+    ids = [json.loads(line)["conversation_id"] for line in parallel_output.open()]
+    assert ids == sorted(ids, key=lambda name: (not name.startswith("c"), name))
+    # Every connection the reader opened is closed again.
+    assert all(wrapper.connection is None for wrapper in opened)
+    assert _settle(before) == before
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("export-")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_page_on_an_own_connection_reaches_the_caller(tmp_path, settings, monkeypatch):
+    labeled = build_labeled_project()
+    settings.EXPORT_READ_CONNECTIONS = 2
+    monkeypatch.setattr(dataset.sql_rows, "page_sql", lambda kind, **flags: "SELECT nope(%s)")
+    before = _backends()
+
+    with pytest.raises(DatabaseError):
+        _export(labeled.project, tmp_path, "raw", "jsonl", "broken")
+
+    assert not list(tmp_path.iterdir())
+    assert _settle(before) == before
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("export-")]
