@@ -137,11 +137,9 @@ def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, k
     options, _ = export_options_clean({"kind": kind, "format": file_format})
     assert dataset.database_writes_rows(options)
 
-    fast, fast_manifest, fast_output = _export(labeled.project, tmp_path, kind, file_format, "db")
+    _, fast_manifest, fast_output = _export(labeled.project, tmp_path, kind, file_format, "db")
     monkeypatch.setattr(dataset, "database_writes_rows", lambda options: False)
-    slow, slow_manifest, slow_output = _export(
-        labeled.project, tmp_path, kind, file_format, "python"
-    )
+    _, slow_manifest, slow_output = _export(labeled.project, tmp_path, kind, file_format, "python")
 
     fast_rows = _rows(fast_output, kind, file_format, fast_manifest)["all"]
     slow_rows = _rows(slow_output, kind, file_format, slow_manifest)["all"]
