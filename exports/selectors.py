@@ -525,24 +525,6 @@ ORDER BY m.id
 # which PostgreSQL does per answer at several times the cost of the rest.)
 
 
-def export_answer_ids(
-    *, project: Project, filters: dict[str, Any], page_size: int = PAGE_SIZE
-) -> Iterator[list[int]]:
-    """The export's answer ids in id order, a page at a time (keyset: each page a
-    short statement of its own, the limit honoured)."""
-    ids = export_messages(project=project, filters=filters).values_list("id", flat=True)
-    limit = filters.get("limit")
-    after = read = 0
-    while not limit or read < limit:
-        size = min(page_size, limit - read) if limit else page_size
-        page = list(ids.filter(id__gt=after)[:size])
-        if page:
-            yield page
-        if len(page) < size:
-            return
-        after, read = page[-1], read + len(page)
-
-
 def export_pages(
     *,
     project: Project,
@@ -554,19 +536,38 @@ def export_pages(
     """The rows of a PostgreSQL statement run on each page of the export's answers
     (its one parameter: the page's ids, as an array), page by page in id order.
 
-    The ids are listed on the caller's connection and the pages run by the reader,
-    several at once where it has connections of its own; each is handed over in
-    order as soon as it and those before it are read.
+    The reader lists the ids a page at a time (keyset: each page a short statement of
+    its own, the limit honoured) and runs the statement on each page, several at once
+    where it has connections of its own. The next page's ids are asked for as soon as
+    this page's arrive, ahead of this page's rows; each page's rows are handed over in
+    order as soon as they and those before them are read.
     """
+    page_size = page_size or PAGE_SIZE
+    ids = export_messages(project=project, filters=filters).values_list("id")
+    limit = filters.get("limit")
+
+    def next_ids(after: int, read: int) -> tuple[Future | None, int]:
+        """The ids after `after`, submitted, and how many were asked for."""
+        if limit and read >= limit:
+            return None, 0
+        size = min(page_size, limit - read) if limit else page_size
+        statement = _statement(ids.filter(id__gt=after)[:size])
+        return (reader.submit(statement) if statement else None), size
+
     with _export_settings():
         reader = _Reader()
         try:
             in_hand: collections.deque[Future] = collections.deque()
-            for ids in export_answer_ids(
-                project=project, filters=filters, page_size=page_size or PAGE_SIZE
-            ):
-                page = (sql, ["{" + ",".join(map(str, ids)) + "}"])
-                in_hand.append(reader.submit(page, binary=binary))
+            listing, size = next_ids(0, 0)
+            read = 0
+            while listing is not None:
+                page = [row[0] for row in listing.result()]
+                if not page:
+                    break
+                read += len(page)
+                listing, size = next_ids(page[-1], read) if len(page) == size else (None, 0)
+                statement = (sql, ["{" + ",".join(map(str, page)) + "}"])
+                in_hand.append(reader.submit(statement, binary=binary))
                 if len(in_hand) > reader.depth:
                     yield in_hand.popleft().result()
             while in_hand:
