@@ -1,14 +1,18 @@
 """The read side of exports: assistant answers with their history, votes and labels.
 
 The answers are read in pages by keyset (`id > last id of the previous page`, in id
-order), each page a short statement of its own: memory holds one page whatever the
+order), each page a short statement of its own: memory holds a few pages whatever the
 size of the export, the database never builds the whole result ahead of the reader,
-and other statements (a job's progress) can run between pages. Each page then brings
-its conversations, their messages, its votes and its labels in one query each, by
-the page's conversation ids (an index scan over a list of keys) or its id range
-(votes and labels; pages are consecutive id ranges, so over the whole export each row
-is read once): five queries a page, none per answer. On PostgreSQL one statement a
-page does all of it, the database writing each item as a JSON object.
+and other statements (a job's progress) can run between pages.
+
+On PostgreSQL a page is one statement over the page's ids (export_pages): the
+database builds each item as a JSON object (export_items), or writes the rows
+themselves (raw and eval, exports.sql_rows). Outside a transaction the pages run over
+connections of the export's own, several at once. Elsewhere a page brings its
+conversations, their messages, its votes and its labels in one query each, by the
+page's conversation ids (an index scan over a list of keys) or its id range (votes
+and labels; pages are consecutive id ranges, so over the whole export each row is
+read once): five queries a page, none per answer.
 """
 
 import bisect

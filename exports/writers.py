@@ -163,8 +163,6 @@ class JsonlWriter(DatasetWriter):
         self.handle.close()
 
 
-# What csv.writer's default (excel) dialect quotes: the delimiter, the quote and line breaks.
-CSV_SPECIAL = frozenset(',"\r\n')
 NESTED = (dict, list, bool)
 
 
@@ -180,9 +178,11 @@ def csv_field(value: Any) -> str:
             value = repr(value)
         else:
             value = str(value)
-    if CSV_SPECIAL.isdisjoint(value):
-        return value
-    return '"' + value.replace('"', '""') + '"'
+    # What csv.writer's default (excel) dialect quotes: the delimiter, the quote and
+    # line breaks (four substring searches, not a set lookup per character).
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def csv_line(values: list[Any]) -> str:
