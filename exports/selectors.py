@@ -189,7 +189,8 @@ class _Reader:
         self.executor = None
         if connection.vendor != "postgresql":
             return
-        if not connection.in_atomic_block:
+        # Other connections would not see what the caller's transaction wrote.
+        if connection.get_autocommit() and not connection.in_atomic_block:
             try:
                 for _ in range(max(0, settings.EXPORT_READ_CONNECTIONS)):
                     self.own.append(self._open())
@@ -268,6 +269,10 @@ class _Reader:
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
         for wrapper in self.own:
+            # A pooled connection goes back to the pool as it was.
+            with contextlib.suppress(Exception), wrapper.cursor() as cursor:
+                for name in EXPORT_SETTINGS:
+                    cursor.execute(f"RESET {name}")
             with contextlib.suppress(Exception):
                 wrapper.close()
 
@@ -513,20 +518,22 @@ SELECT m.id, json_build_object(
               ORDER BY f.created_at, f.id) f), '[]'),
     'annotations', COALESCE((
         SELECT json_agg(json_build_object(
-            'annotator', a.annotator_name, 'source', a.source, 'rubric_version', r.version,
+            'annotator', a.annotator_name, 'source', a.source, 'rubric_version', a.version,
             'answers', a.answers, 'corrected_answer', a.corrected_answer,
             'created_at', a.created_at, 'updated_at', a.updated_at))
-        FROM (SELECT a.* FROM annotations_annotation a WHERE a.message_id = m.id
-              ORDER BY a.created_at, a.id) a
-        JOIN annotations_rubric r ON r.id = a.rubric_id), '[]')
+        FROM (SELECT a.*, r.version FROM annotations_annotation a
+              JOIN annotations_rubric r ON r.id = a.rubric_id
+              WHERE a.message_id = m.id
+              ORDER BY a.created_at, a.id) a), '[]')
 )::text
 FROM annotations_message m
 JOIN annotations_conversation c ON c.id = m.conversation_id
 WHERE m.id = ANY(%s::bigint[])
 ORDER BY m.id
 """
-# (The aggregates read sorted subqueries instead of sorting inside the aggregate,
-# which PostgreSQL does per answer at several times the cost of the rest.)
+# (The aggregates read sorted subqueries, joined before the sort, instead of sorting
+# inside the aggregate, which PostgreSQL does per answer at several times the cost of
+# the rest.)
 
 
 def export_pages(
@@ -543,8 +550,8 @@ def export_pages(
     The reader lists the ids a page at a time (keyset: each page a short statement of
     its own, the limit honoured) and runs the statement on each page, several at once
     where it has connections of its own. The next page's ids are asked for as soon as
-    this page's arrive, ahead of this page's rows; each page's rows are handed over in
-    order as soon as they and those before them are read.
+    this page's arrive, ahead of this page's rows. Pages are handed over in order; as
+    many as the reader has connections are read ahead of the one handed over.
     """
     page_size = page_size or PAGE_SIZE
     ids = export_messages(project=project, filters=filters).values_list("id")

@@ -4,7 +4,10 @@ The database turns a page of answers into the columns of the kind's rows: the
 nested columns (history, contexts, votes, labels...) as JSON text, the others as
 values, with the same keys, defaults and order as exports.rows builds them in
 Python. Python only adds the columns that need the rubric (consensus, agreement,
-corrected answer, reference, labels: see exports.sql_finish) and writes the line.
+corrected answer, reference, labels: see RowEncoder) and writes the line. The values
+are the same as Python's; the text may differ where PostgreSQL writes JSON stored in
+the database (tags, tool calls, vote reasons, label answers) with a space after each
+comma and colon.
 
 Each part of a row is read for the whole page at once (the page's conversations,
 their messages, the votes and the labels of its answers, each by one index scan
@@ -59,7 +62,10 @@ _CONTEXT = """'{"id":' || COALESCE(to_json(x.value->>'id')::text, 'null')
     || ',"url":' || COALESCE(to_json(x.value->>'url')::text, 'null')
     || ',"text":' || to_json(COALESCE(x.value->>'text', ''))
     || ',"score":' || CASE WHEN jsonb_typeof(x.value->'score') = 'number'
-                           THEN (x.value->>'score')::float8::text ELSE 'null' END
+                           -- A float as Python writes it: 1.0, not 1.
+                           THEN regexp_replace((x.value->>'score')::float8::text,
+                                               '^(-?[0-9]+)$', '\\1.0')
+                           ELSE 'null' END
     || '}'"""
 
 _VOTE = """'{"user":' || to_json(COALESCE(f.end_user, ''))
@@ -126,12 +132,6 @@ context AS (
     ) x
     GROUP BY x.answer_id
 ),
-vote AS MATERIALIZED (
-    SELECT f.message_id, f.end_user, f.rating, f.reasons, f.comment, f.source, f.created_at
-    FROM annotations_feedback f
-    WHERE f.message_id IN (SELECT m.id FROM m)
-    ORDER BY f.message_id, f.created_at, f.id
-),
 votes AS (
     SELECT f.message_id,
            count(*) FILTER (WHERE f.rating = 'up') AS up,
@@ -139,7 +139,13 @@ votes AS (
            '[' || COALESCE(string_agg(to_json(f.comment)::text, ',')
                            FILTER (WHERE f.comment <> ''), '') || ']' AS comments,
            '[' || string_agg({vote}, ',') || ']' AS votes
-    FROM vote f
+    FROM (
+        SELECT f.message_id, f.end_user, f.rating, f.reasons, f.comment, f.source,
+               f.created_at
+        FROM annotations_feedback f
+        WHERE f.message_id IN (SELECT m.id FROM m)
+        ORDER BY f.message_id, f.created_at, f.id
+    ) f
     GROUP BY f.message_id
 ),
 reason AS (
@@ -148,8 +154,10 @@ reason AS (
                              || counted.n || '}}', ',') || ']' AS reasons
     FROM (
         SELECT f.message_id, r.reason, count(*) AS n
-        FROM vote f, jsonb_array_elements_text(
+        FROM annotations_feedback f, jsonb_array_elements_text(
             CASE WHEN jsonb_typeof(f.reasons) = 'array' THEN f.reasons END) AS r(reason)
+        WHERE f.message_id IN (SELECT m.id FROM m)
+          AND jsonb_typeof(f.reasons) = 'array' AND f.reasons <> '[]'
         GROUP BY f.message_id, r.reason
         ORDER BY f.message_id, count(*) DESC, r.reason COLLATE "C"
     ) counted
@@ -240,7 +248,7 @@ class Column:
     # "text", "number" or "json" (JSON text from the database, or a value Python
     # computes and serializes).
     type: str
-    # Whether Python computes it (see exports.sql_finish).
+    # Whether Python computes it (see RowEncoder).
     computed: bool
 
 
