@@ -9,14 +9,16 @@ and split names. JSON Lines cards type the answer maps whose keys depend on the
 rubric as `json` (datasets 5 and later); in CSV and Parquet they are JSON strings.
 """
 
+import functools
 import json
 import re
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from exports.writers import StagedFile, text_stage
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 CARD_NAME = "README.md"
 # Marks a card as written by an export: only such a README.md is ever replaced.
@@ -24,21 +26,30 @@ CARD_MARK = "<!-- feedback-site export dataset card -->"
 # The split names `datasets` accepts.
 HF_SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 
-_SCALARS = {
-    pa.string(): "string",
-    pa.int64(): "int64",
-    pa.float64(): "float64",
-    pa.bool_(): "bool",
-}
+
+@functools.cache
+def _scalars() -> dict[Any, str]:
+    # Imported here: only split exports write a card, JSON Lines and CSV ones otherwise
+    # never load pyarrow.
+    import pyarrow as pa
+
+    return {
+        pa.string(): "string",
+        pa.int64(): "int64",
+        pa.float64(): "float64",
+        pa.bool_(): "bool",
+    }
 
 
-def _is_json(field: pa.Field) -> bool:
+def _is_json(field: "pa.Field") -> bool:
     return bool(field.metadata and field.metadata.get(b"json") == b"true")
 
 
-def _type_entry(field: pa.Field, file_format: str) -> dict[str, Any]:
+def _type_entry(field: "pa.Field", file_format: str) -> dict[str, Any]:
     """The card entry for a field, without its name: {"dtype": ...}, {"list": ...} or
     {"struct": [...]}."""
+    import pyarrow as pa
+
     kind = field.type
     if _is_json(field):
         return {"dtype": "json" if file_format == "jsonl" else "string"}
@@ -56,14 +67,14 @@ def _type_entry(field: pa.Field, file_format: str) -> dict[str, Any]:
         return {
             "struct": [_named(kind.field(index), file_format) for index in range(kind.num_fields)]
         }
-    return {"dtype": _SCALARS[kind]}
+    return {"dtype": _scalars()[kind]}
 
 
-def _named(field: pa.Field, file_format: str) -> dict[str, Any]:
+def _named(field: "pa.Field", file_format: str) -> dict[str, Any]:
     return {"name": field.name, **_type_entry(field, file_format)}
 
 
-def card_features(schema: pa.Schema, file_format: str) -> list[dict[str, Any]]:
+def card_features(schema: "pa.Schema", file_format: str) -> list[dict[str, Any]]:
     """`dataset_info.features` of the card, in the YAML list form `datasets` reads."""
     return [_named(field, file_format) for field in schema]
 
@@ -91,7 +102,7 @@ def _yaml(value: Any, indent: int = 0) -> list[str]:
 
 
 def dataset_card(
-    *, schema: pa.Schema, file_format: str, files: dict[str, str], manifest: dict[str, Any]
+    *, schema: "pa.Schema", file_format: str, files: dict[str, str], manifest: dict[str, Any]
 ) -> str | None:
     """The card's text for {split name: file name}; None when a split name is one
     `datasets` refuses (it allows letters, digits, "_" and dots) or no split has rows.

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from exports.schemas import SCHEMA_VERSION
+from exports.rows import SCHEMA_VERSION
 from exports.splits import Fractions
 from exports.writers import StagedFile, WrittenFile, text_stage
 

@@ -25,6 +25,12 @@ from typing import Any
 
 from exports.redaction import redact_pii, redact_pii_json
 
+# 2: SFT messages carry OpenAI's "weight"; a preference row per correction.
+# 3: chat messages carry "tool_calls" (assistant) and "tool_call_id" (tool) where set;
+#    the message structs have these fields only in exports of projects that log tool
+#    calls (chat templates test `"tool_calls" in message` and choke on a null there).
+SCHEMA_VERSION = 3
+
 KINDS = ("raw", "eval", "sft", "preference")
 PREFERENCE_FORMATS = ("trl", "openai")
 DEFAULT_SFT_MIN_RATING = 4.0

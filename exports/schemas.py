@@ -4,17 +4,17 @@ Nested data are real list and struct columns. The only JSON strings are the answ
 maps whose value types depend on the project's rubric (annotation answers, the
 consensus, eval labels, the gold label): a column's type cannot change between
 projects, so they are marked `json` in the field metadata and serialized.
+
+Only Parquet exports and dataset cards import this module (and pyarrow with it):
+JSON Lines and CSV exports take their column order from exports.rows.
 """
 
 import pyarrow as pa
 
-from exports.rows import RowOptions, columns_for
+from exports.rows import SCHEMA_VERSION, RowOptions, columns_for
 
-# 2: SFT messages carry OpenAI's "weight"; a preference row per correction.
-# 3: chat messages carry "tool_calls" (assistant) and "tool_call_id" (tool) where set;
-#    the message structs have these fields only in exports of projects that log tool
-#    calls (chat templates test `"tool_calls" in message` and choke on a null there).
-SCHEMA_VERSION = 3
+__all__ = ["JSON", "SCHEMA_VERSION", "schema_for"]
+
 JSON = {b"json": b"true"}
 
 TOOL_CALL = pa.struct(

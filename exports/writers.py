@@ -9,24 +9,20 @@ batches; memory holds one batch (one row group for Parquet).
 
 import contextlib
 import hashlib
-import io
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.json as pa_json
-import pyarrow.parquet as pq
 
-from exports.schemas import JSON
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = ("jsonl", "csv", "parquet")
 EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
-PARQUET_ROW_GROUP_ROWS = 20_000
 
 Row = dict[str, Any]
 
@@ -47,7 +43,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
@@ -84,10 +80,12 @@ def text_stage(text: str, path: Path) -> StagedFile:
 class DatasetWriter:
     """Base: the temporary file, closed then renamed into place, or removed on abort."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(
+        self, path: Path, columns: Sequence[str], schema: "pa.Schema | None" = None
+    ) -> None:
         self.path = path
         self.schema = schema
-        self.columns = schema.names
+        self.columns = list(columns)
         self.rows = 0
         self.temp_path = temporary_path(path)
         self._closed = False
@@ -173,7 +171,7 @@ def csv_field(value: Any) -> str:
         if value is None:
             return ""
         if isinstance(value, NESTED):
-            value = _json_text(value)
+            value = json_text(value)
         elif isinstance(value, float):
             value = repr(value)
         else:
@@ -216,115 +214,16 @@ class CsvWriter(DatasetWriter):
         self.handle.close()
 
 
-def _needs_json(data_type: pa.DataType, field: pa.Field | None = None) -> bool:
-    if field is not None and field.metadata == JSON:
-        return True
-    if pa.types.is_list(data_type):
-        return _needs_json(data_type.value_type, data_type.value_field)
-    if pa.types.is_struct(data_type):
-        return any(
-            _needs_json(data_type.field(index).type, data_type.field(index))
-            for index in range(data_type.num_fields)
-        )
-    return False
+WRITERS: dict[str, type[DatasetWriter]] = {"jsonl": JsonlWriter, "csv": CsvWriter}
 
 
-def _converter(field: pa.Field) -> Callable[[Any], Any] | None:
-    """A function turning a value into what the field's Arrow type takes; None if as is."""
-    if field.metadata == JSON:
-        return lambda value: value if value is None or isinstance(value, str) else _json_text(value)
-    data_type = field.type
-    if not _needs_json(data_type):
-        return None
-    if pa.types.is_list(data_type):
-        inner = _converter(data_type.value_field)
-        return lambda value: None if value is None else [inner(element) for element in value]
-    children = [
-        (data_type.field(index).name, _converter(data_type.field(index)))
-        for index in range(data_type.num_fields)
-    ]
+def writer_open(
+    file_format: str, path: Path, *, columns: Sequence[str], schema: "pa.Schema | None" = None
+) -> DatasetWriter:
+    """A writer of the format; Parquet needs the Arrow schema (and loads pyarrow, which
+    JSON Lines and CSV exports never do)."""
+    if file_format == "parquet":
+        from exports.parquet import ParquetWriter
 
-    def convert_struct(value: Any) -> Any:
-        if value is None:
-            return None
-        converted = dict(value)
-        for name, convert in children:
-            if convert is not None and name in converted:
-                converted[name] = convert(converted[name])
-        return converted
-
-    return convert_struct
-
-
-class ParquetWriter(DatasetWriter):
-    """Parquet with the kind's fixed schema, in row groups of a bounded size.
-
-    Each batch of rows becomes Arrow columns at once (compact columnar memory, not
-    Python dicts): serialized as JSON lines and parsed by Arrow's JSON reader against
-    the schema, several times faster than converting nested Python values with
-    pa.array. A row group is written when enough rows have gathered.
-    """
-
-    def _open(self) -> None:
-        self.writer = pq.ParquetWriter(self.temp_path, self.schema, compression="zstd")
-        self.converters = [
-            (field.name, convert)
-            for field in self.schema
-            if (convert := _converter(field)) is not None
-        ]
-        self.parse_options = pa_json.ParseOptions(
-            explicit_schema=self.schema, unexpected_field_behavior="ignore"
-        )
-        self.pending: list[pa.RecordBatch] = []
-        self.pending_rows = 0
-
-    def _arrow_ready(self, row: Row) -> Row:
-        if not self.converters:
-            return row
-        ready = dict(row)
-        for name, convert in self.converters:
-            ready[name] = convert(row.get(name))
-        return ready
-
-    def _write(self, rows: list[Row]) -> None:
-        self._write_lines([orjson.dumps(self._arrow_ready(row)) + b"\n" for row in rows])
-
-    def _write_lines(self, encoded: list[bytes]) -> None:
-        """JSON lines whose JSON-typed fields are already text, parsed against the schema."""
-        lines = b"".join(encoded)
-        table = pa_json.read_json(
-            io.BytesIO(lines),
-            # One block for the whole batch: a row may not straddle two blocks.
-            read_options=pa_json.ReadOptions(use_threads=False, block_size=len(lines) + 1),
-            parse_options=self.parse_options,
-        )
-        columns = [table.column(name).combine_chunks() for name in self.columns]
-        self.pending.append(pa.RecordBatch.from_arrays(columns, schema=self.schema))
-        self.pending_rows += len(encoded)
-        if self.pending_rows >= PARQUET_ROW_GROUP_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self.pending:
-            return
-        table = pa.Table.from_batches(self.pending, schema=self.schema)
-        self.pending, self.pending_rows = [], 0
-        self.writer.write_table(table, row_group_size=table.num_rows)
-
-    def _close(self) -> None:
-        try:
-            if not self._closed:
-                self._flush()
-        finally:
-            self.writer.close()
-
-
-WRITERS: dict[str, type[DatasetWriter]] = {
-    "jsonl": JsonlWriter,
-    "csv": CsvWriter,
-    "parquet": ParquetWriter,
-}
-
-
-def writer_open(file_format: str, path: Path, schema: pa.Schema) -> DatasetWriter:
-    return WRITERS[file_format](path, schema)
+        return ParquetWriter(path, columns, schema)
+    return WRITERS[file_format](path, columns)

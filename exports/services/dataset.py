@@ -18,8 +18,7 @@ from exports import sql_rows
 from exports.cards import card_remove, card_stage, dataset_card
 from exports.manifests import MANIFEST_NAME, manifest_build, manifest_stage
 from exports.options import ExportOptions
-from exports.rows import rows_build
-from exports.schemas import schema_for
+from exports.rows import columns_for, rows_build
 from exports.selectors import (
     export_items,
     export_pages,
@@ -133,8 +132,12 @@ def dataset_export(
             "give the data file another name"
         )
     created = _prepare_directory(directory, create=create_directories or bool(options.split))
-    schema = schema_for(
-        options.kind, options.row_options, tools=project_calls_tools(project=project)
+    columns = columns_for(options.kind, options.row_options)
+    # The Arrow schema only where it is needed: Parquet files and dataset cards.
+    schema = (
+        _arrow_schema(project=project, options=options)
+        if options.file_format == "parquet" or options.split
+        else None
     )
     questions = rubric_questions(project=project)
     writers: dict[str, DatasetWriter] = {}
@@ -143,7 +146,9 @@ def dataset_export(
     try:
         for name, path in paths.items():
             try:
-                writers[name] = writer_open(options.file_format, path, schema)
+                writers[name] = writer_open(
+                    options.file_format, path, columns=columns, schema=schema
+                )
             except OSError as error:
                 raise ExportPathError(
                     f"cannot write in {path.parent}: {error.strerror or error}"
@@ -179,7 +184,7 @@ def dataset_export(
             created_at=timezone.now(),
         )
         card = None
-        if options.split:
+        if schema is not None and options.split:
             # A dataset card goes beside the data of a split export.
             card = dataset_card(
                 schema=schema,
@@ -215,6 +220,14 @@ def dataset_export(
             with contextlib.suppress(OSError):
                 directory.rmdir()
         raise
+
+
+def _arrow_schema(*, project: Project, options: ExportOptions) -> Any:
+    """The kind's Arrow schema. Imported here: pyarrow takes about 40 MB of memory,
+    which JSON Lines and CSV exports without a dataset card do without."""
+    from exports.schemas import schema_for
+
+    return schema_for(options.kind, options.row_options, tools=project_calls_tools(project=project))
 
 
 def database_writes_rows(options: ExportOptions) -> bool:

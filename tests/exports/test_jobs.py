@@ -134,7 +134,7 @@ def test_a_failure_records_the_error_and_leaves_no_files(labeled, media, monkeyp
     def explode(self):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr("exports.writers.ParquetWriter._flush", explode)
+    monkeypatch.setattr("exports.parquet.ParquetWriter._flush", explode)
     job = export_job_run(job_id=job.pk)
 
     job.refresh_from_db()

@@ -3,15 +3,19 @@
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exports.parquet import ParquetWriter
 from exports.rows import RowOptions
 from exports.schemas import JSON, schema_for
-from exports.writers import ParquetWriter, csv_line
+from exports.writers import csv_line
 
 
 def _csv_writer_line(values):
@@ -124,7 +128,8 @@ def _raw_row(**overrides):
 
 def _written_table(tmp_path, rows, kind="raw"):
     path = tmp_path / f"{kind}.parquet"
-    writer = ParquetWriter(path, schema_for(kind, RowOptions()))
+    schema = schema_for(kind, RowOptions())
+    writer = ParquetWriter(path, schema.names, schema)
     writer.write(rows)
     writer.commit()
     return pq.read_table(path)
@@ -181,3 +186,23 @@ def test_parquet_takes_a_row_larger_than_the_json_reader_block(tmp_path):
     table = _written_table(tmp_path, [_raw_row(answer=long_answer), _raw_row()])
 
     assert table.column("answer").to_pylist() == [long_answer, 'Say "hi"\nthen go.']
+
+
+def test_the_export_code_loads_pyarrow_only_for_parquet_and_cards():
+    """pyarrow costs a process about 40 MB; JSON Lines and CSV exports do without."""
+    code = (
+        "import sys, django; django.setup(); "
+        "import exports.services.dataset, exports.services.jobs, exports.tasks, "
+        "exports.management.commands.export_dataset, exports.views, exports.api.views; "
+        "print('pyarrow' in sys.modules); "
+        "import exports.parquet; print('pyarrow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "feedback_site.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.split() == ["False", "True"]
