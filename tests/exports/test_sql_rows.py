@@ -258,3 +258,42 @@ def test_a_failing_page_on_an_own_connection_reaches_the_caller(tmp_path, settin
     assert not list(tmp_path.iterdir())
     assert _settle(before) == before
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("export-")]
+
+
+SETTINGS_SQL = (
+    "SELECT current_setting('jit'), current_setting('enable_hashagg'), "
+    "current_setting('plan_cache_mode') FROM unnest(%s::bigint[]) LIMIT 1"
+)
+EXPORT_SETTINGS = ("off", "off", "force_custom_plan")
+
+
+def _settings_seen(project) -> list:
+    return [
+        row
+        for page in selectors.export_pages(project=project, filters={}, sql=SETTINGS_SQL)
+        for row in page
+    ]
+
+
+def test_pages_run_with_the_export_settings_and_leave_the_connection_as_it_was(db):
+    """Inside a transaction the pages run on the caller's connection, with the planner
+    settings of exports (a generic plan of the page statement ran four times slower),
+    which are then put back."""
+    labeled = build_labeled_project()
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+
+    assert _settings_seen(labeled.project) == [EXPORT_SETTINGS]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('plan_cache_mode'), current_setting('jit')")
+        assert cursor.fetchone() == ("force_generic_plan", "on")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_readers_own_connections_run_with_the_export_settings(settings, monkeypatch):
+    labeled = build_labeled_project()
+    settings.EXPORT_READ_CONNECTIONS = 2
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 1)
+
+    assert _settings_seen(labeled.project) == [EXPORT_SETTINGS] * 5
