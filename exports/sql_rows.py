@@ -37,7 +37,7 @@ from exports.rows import (
     corrected_answer,
     reference_answer,
 )
-from exports.writers import csv_line
+from exports.writers import csv_record
 
 # Columns of every row statement before the kind's own: the answer's id, its
 # conversation's external id (the split), the rubric versions of its labels, its
@@ -256,17 +256,17 @@ def columns(kind: str) -> list[Column]:
     return [Column(name, type_, sql is None) for name, sql, type_ in _COLUMNS[kind]]
 
 
-def page_sql(kind: str, *, parquet: bool = False, json_bytes: bool = False) -> str:
+def page_sql(kind: str, *, parquet: bool = False) -> str:
     """The statement that writes the rows of a page of answers, given their ids as
     its one parameter (an array literal), in id order: LEAD_COLUMNS, then the
     kind's database columns.
 
-    With `json_bytes` the JSON columns come as UTF-8 bytes (bytea, to be read in
-    binary): they go into JSON lines as they are, without being decoded into
-    Python strings and encoded again.
+    The JSON columns come as UTF-8 bytes (bytea; run the statement with binary
+    results, which carry them as they are): they go into the lines as they are,
+    without being decoded into Python strings and encoded again.
     """
     selected = ",\n       ".join(
-        f"convert_to({sql}, 'UTF8')" if json_bytes and type_ == JSON else sql
+        f"convert_to({sql}, 'UTF8')" if type_ == JSON else sql
         for _, sql, type_ in _COLUMNS[kind]
         if sql is not None
     )
@@ -287,8 +287,9 @@ class RowEncoder:
     """Completes the rows a page statement wrote and encodes them for one file format.
 
     `encode(row)` takes a row of the statement (LEAD_COLUMNS, then the kind's database
-    columns) and returns the line for the file: bytes of a JSON line for JSON Lines and
-    Parquet (whose writer parses them with Arrow), text of a CSV record for CSV. It
+    columns, JSON as UTF-8 bytes) and returns the line for the file, in UTF-8: a JSON
+    line for JSON Lines and Parquet (whose writer parses them with Arrow), a CSV
+    record for CSV. It
     runs once per row, so it works on whole tuples (the database's values, then the
     computed ones, put in column order by one itemgetter) rather than column by column.
     """
@@ -373,7 +374,7 @@ class RowEncoder:
 
     def encode(self, row: tuple) -> bytes | str:
         if self.file_format == "csv":
-            return csv_line(self.values(row))
+            return csv_record(self.values(row))
         arrived = [*row[LEAD:], *self.computed(row[3], row[4], row[5])]
         for index in self.fragments:
             arrived[index] = orjson.Fragment(arrived[index])

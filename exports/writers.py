@@ -105,14 +105,14 @@ class DatasetWriter:
             self._write(rows)
             self.rows += len(rows)
 
-    def write_lines(self, lines: list[Any]) -> None:
-        """Rows already encoded for the format (see exports.sql_rows.RowEncoder): bytes of
-        JSON lines for JSON Lines and Parquet, text of CSV records for CSV."""
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Rows already encoded for the format, in UTF-8 (see exports.sql_rows.RowEncoder):
+        JSON lines for JSON Lines and Parquet, CSV records for CSV."""
         if lines:
             self._write_lines(lines)
             self.rows += len(lines)
 
-    def _write_lines(self, lines: list[Any]) -> None:
+    def _write_lines(self, lines: list[bytes]) -> None:
         raise NotImplementedError
 
     def close(self) -> WrittenFile:
@@ -196,19 +196,36 @@ def csv_line(values: list[Any]) -> str:
     return ",".join(fields) + "\r\n"
 
 
+def csv_record(values: Sequence[Any]) -> bytes:
+    """A CSV record in UTF-8, as csv_line writes it, from values among which JSON text
+    may come as UTF-8 bytes (the database's nested columns): those are quoted as they
+    are, without being decoded and encoded again."""
+    fields = [
+        (b'"' + value.replace(b'"', b'""') + b'"' if b'"' in value or b"," in value else value)
+        # JSON text holds no raw line breaks.
+        if value.__class__ is bytes
+        else csv_field(value).encode()
+        for value in values
+    ]
+    if fields == [b""]:
+        return b'""\r\n'
+    return b",".join(fields) + b"\r\n"
+
+
 class CsvWriter(DatasetWriter):
     """A header row, then one line per row; lists and objects as JSON text."""
 
     def _open(self) -> None:
-        self.handle: IO[str] = self.temp_path.open("w", encoding="utf-8", newline="")
-        self.handle.write(csv_line(self.columns))
+        self.handle: IO[bytes] = self.temp_path.open("wb")
+        self.handle.write(csv_line(self.columns).encode())
 
     def _write(self, rows: list[Row]) -> None:
         columns = self.columns
-        self._write_lines([csv_line([row.get(column) for column in columns]) for row in rows])
+        text = "".join([csv_line([row.get(column) for column in columns]) for row in rows])
+        self._write_lines([text.encode()])
 
-    def _write_lines(self, lines: list[str]) -> None:
-        self.handle.write("".join(lines))
+    def _write_lines(self, lines: list[bytes]) -> None:
+        self.handle.write(b"".join(lines))
 
     def _close(self) -> None:
         self.handle.close()

@@ -287,15 +287,11 @@ def _write_database_rows(
 ) -> None:
     """Rows written by the database (one per answer), completed and encoded here."""
     encoder = sql_rows.RowEncoder(options.kind, options.file_format, questions)
-    # JSON Lines and Parquet take the database's JSON as UTF-8 bytes; CSV as text.
-    json_bytes = options.file_format != "csv"
-    sql = sql_rows.page_sql(
-        options.kind, parquet=options.file_format == "parquet", json_bytes=json_bytes
-    )
+    sql = sql_rows.page_sql(options.kind, parquet=options.file_format == "parquet")
     encode = encoder.encode
     seen_versions = None
     rows_written = 0
-    for page in export_pages(project=project, filters=options.filters, sql=sql, binary=json_bytes):
+    for page in export_pages(project=project, filters=options.filters, sql=sql, binary=True):
         if options.split:
             batches: dict[str, list[Any]] = {name: [] for name in writers}
             for row in page:
