@@ -79,9 +79,7 @@ _VOTE = """'{"user":' || to_json(COALESCE(f.end_user, ''))
 
 def _annotation(parquet: bool) -> str:
     # Parquet holds the answers as JSON text (their types follow the rubric).
-    answers = "COALESCE(NULLIF(a.answers, 'null'::jsonb), '{}'::jsonb)::text"
-    if parquet:
-        answers = f"to_json({answers})::text"
+    answers = "to_json(a.answers)::text" if parquet else "a.answers"
     return f"""'{{"annotator":' || to_json(COALESCE(a.annotator_name, ''))
     || ',"source":' || to_json(COALESCE(a.source, ''))
     || ',"rubric_version":' || COALESCE(a.version::text, 'null')
@@ -167,15 +165,17 @@ label AS (
     SELECT a.message_id,
            '[' || string_agg({annotation}, ',') || ']' AS annotations,
            string_agg(a.version::text, ',') AS versions,
-           '[' || string_agg('[' || COALESCE(a.version::text, 'null') || ',' || a.answers::text || ']', ',')
+           '[' || string_agg('[' || COALESCE(a.version::text, 'null') || ',' || a.answers || ']', ',')
                   FILTER (WHERE a.source = 'human') || ']' AS consensus_key,
-           '[' || string_agg('[' || COALESCE(a.version::text, 'null') || ',' || a.answers::text
+           '[' || string_agg('[' || COALESCE(a.version::text, 'null') || ',' || a.answers
                              || ',' || to_json(a.corrected_answer) || ','
                              || to_json(a.updated_at) || ']', ',')
                   FILTER (WHERE a.source = 'human' AND a.corrected_answer <> '') || ']'
                AS corrections
     FROM (
-        SELECT a.message_id, a.annotator_name, a.source, r.version, a.answers,
+        -- The answers as JSON text once, for the labels and the consensus.
+        SELECT a.message_id, a.annotator_name, a.source, r.version,
+               COALESCE(NULLIF(a.answers, 'null'::jsonb), '{{}}'::jsonb)::text AS answers,
                a.corrected_answer, a.created_at, a.updated_at
         FROM annotations_annotation a
         LEFT JOIN annotations_rubric r ON r.id = a.rubric_id
