@@ -289,9 +289,9 @@ class RowEncoder:
     `encode(row)` takes a row of the statement (LEAD_COLUMNS, then the kind's database
     columns, JSON as UTF-8 bytes) and returns the line for the file, in UTF-8: a JSON
     line for JSON Lines and Parquet (whose writer parses them with Arrow), a CSV
-    record for CSV. It
-    runs once per row, so it works on whole tuples (the database's values, then the
-    computed ones, put in column order by one itemgetter) rather than column by column.
+    record for CSV. It runs once per row, so it works on whole tuples (the database's
+    values, then the computed ones, put in column order by one itemgetter) rather than
+    column by column.
     """
 
     def __init__(
@@ -368,11 +368,11 @@ class RowEncoder:
         return [reference, consensus]
 
     def values(self, row: tuple) -> tuple:
-        """The row's values in column order: the database's as they came (JSON as text),
-        the computed ones as Python values."""
+        """The row's values in column order: the database's as they came (JSON as UTF-8
+        bytes), the computed ones as Python values."""
         return self.order([*row[LEAD:], *self.computed(row[3], row[4], row[5])])
 
-    def encode(self, row: tuple) -> bytes | str:
+    def encode(self, row: tuple) -> bytes:
         if self.file_format == "csv":
             return csv_record(self.values(row))
         arrived = [*row[LEAD:], *self.computed(row[3], row[4], row[5])]

@@ -201,8 +201,11 @@ def csv_record(values: Sequence[Any]) -> bytes:
     may come as UTF-8 bytes (the database's nested columns): those are quoted as they
     are, without being decoded and encoded again."""
     fields = [
-        (b'"' + value.replace(b'"', b'""') + b'"' if b'"' in value or b"," in value else value)
-        # JSON text holds no raw line breaks.
+        (
+            b'"' + value.replace(b'"', b'""') + b'"'
+            if b'"' in value or b"," in value or b"\n" in value or b"\r" in value
+            else value
+        )
         if value.__class__ is bytes
         else csv_field(value).encode()
         for value in values

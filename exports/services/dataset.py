@@ -184,8 +184,9 @@ def dataset_export(
             created_at=timezone.now(),
         )
         card = None
-        if schema is not None and options.split:
-            # A dataset card goes beside the data of a split export.
+        if options.split:
+            # A dataset card goes beside the data of a split export (the schema is
+            # built for every split export).
             card = dataset_card(
                 schema=schema,
                 file_format=options.file_format,

@@ -82,12 +82,19 @@ JSON_VALUES = st.recursive(
 
 @given(
     st.lists(
-        st.one_of(st.text(), st.none(), JSON_VALUES.map(lambda value: json.dumps(value).encode())),
+        st.one_of(
+            st.text(),
+            st.none(),
+            JSON_VALUES.map(lambda value: json.dumps(value, ensure_ascii=False).encode()),
+            # Not JSON, but bytes all the same: quoted as text would be.
+            st.text().map(str.encode),
+        ),
         min_size=1,
     )
 )
 def test_csv_record_of_json_bytes_is_the_csv_line_of_their_text(values):
-    """The database's JSON columns arrive as UTF-8 bytes and are quoted as they are."""
+    """The database's JSON columns arrive as UTF-8 bytes and are quoted as they are,
+    exactly as their text would be."""
     text = [value.decode() if isinstance(value, bytes) else value for value in values]
 
     assert csv_record(values) == csv_line(text).encode()
