@@ -15,6 +15,7 @@ from annotations.services.annotations import annotation_submit
 from annotations.services.ingest import conversation_ingest
 from exports import selectors
 from exports.options import export_options_clean
+from exports.rows import RowOptions, columns_for
 from exports.services import dataset
 from exports.services.dataset import dataset_export
 from tests.annotations.test_tool_calls import tool_conversation
@@ -145,6 +146,8 @@ def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, k
     slow_rows = _rows(slow_output, kind, file_format, slow_manifest)["all"]
     assert len(fast_rows) == 7
     assert fast_rows == slow_rows
+    # Keys in the kind's column order, as Python writes them.
+    assert {tuple(row) for row in fast_rows} == {tuple(columns_for(kind, RowOptions()))}
     assert fast_manifest["rubric_versions"] == slow_manifest["rubric_versions"] == [1, 2]
     hostile = next(row for row in fast_rows if row["conversation_id"] == 'odd, "one"')
     if kind == "raw":
