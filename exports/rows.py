@@ -225,10 +225,22 @@ def corrected_answer(item: Item) -> str:
     return latest
 
 
+def reason_counts(reason_lists: Iterable[Iterable[str] | None]) -> list[dict[str, Any]]:
+    """How often each reason was given over the votes' reason lists, the most often
+    given first (ties by the reason's text)."""
+    counts: dict[str, int] = {}
+    for reasons in reason_lists:
+        for reason in reasons or ():
+            counts[reason] = counts.get(reason, 0) + 1
+    return [
+        {"reason": reason, "count": count}
+        for reason, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+    ]
+
+
 def feedback_summary(feedback: list[dict[str, Any]]) -> dict[str, Any]:
     """Vote counts, reasons by count, and the comments left with the votes."""
     up = down = 0
-    reasons: dict[str, int] = {}
     comments = []
     for vote in feedback:
         rating = vote.get("rating")
@@ -236,17 +248,12 @@ def feedback_summary(feedback: list[dict[str, Any]]) -> dict[str, Any]:
             up += 1
         elif rating == "down":
             down += 1
-        for reason in vote.get("reasons") or ():
-            reasons[reason] = reasons.get(reason, 0) + 1
         if vote.get("comment"):
             comments.append(vote["comment"])
     return {
         "up": up,
         "down": down,
-        "reasons": [
-            {"reason": reason, "count": count}
-            for reason, count in sorted(reasons.items(), key=lambda pair: (-pair[1], pair[0]))
-        ],
+        "reasons": reason_counts(vote.get("reasons") for vote in feedback),
         "comments": comments,
     }
 

@@ -35,15 +35,24 @@ from exports.rows import (
     answers_by_question,
     consensus_of,
     corrected_answer,
+    reason_counts,
     reference_answer,
 )
 from exports.writers import csv_record
 
 # Columns of every row statement before the kind's own: the answer's id, its
 # conversation's external id (the split), the rubric versions of its labels, its
-# human labels' answers (the consensus), and its human corrections with the answer
-# they correct (only where there are some).
-LEAD_COLUMNS = ("id", "split_key", "rubric_versions", "consensus_key", "corrections", "answer")
+# human labels' answers (the consensus), its human corrections with the answer they
+# correct, and its votes' reason lists (the last three only where there are some).
+LEAD_COLUMNS = (
+    "id",
+    "split_key",
+    "rubric_versions",
+    "consensus_key",
+    "corrections",
+    "answer",
+    "reason_lists",
+)
 LEAD = len(LEAD_COLUMNS)
 
 # A message of a row's history, as exports.rows.history_message writes it.
@@ -136,7 +145,11 @@ votes AS (
            count(*) FILTER (WHERE f.rating = 'down') AS down,
            '[' || COALESCE(string_agg(to_json(f.comment)::text, ',')
                            FILTER (WHERE f.comment <> ''), '') || ']' AS comments,
-           '[' || string_agg({vote}, ',') || ']' AS votes
+           '[' || string_agg({vote}, ',') || ']' AS votes,
+           -- The votes' reason lists, counted in Python (exports.rows.reason_counts).
+           string_agg(f.reasons::text, ',')
+               FILTER (WHERE jsonb_typeof(f.reasons) = 'array' AND f.reasons <> '[]')
+               AS reason_lists
     FROM (
         SELECT f.message_id, f.end_user, f.rating, f.reasons, f.comment, f.source,
                f.created_at
@@ -145,21 +158,6 @@ votes AS (
         ORDER BY f.message_id, f.created_at, f.id
     ) f
     GROUP BY f.message_id
-),
-reason AS (
-    SELECT counted.message_id,
-           '[' || string_agg('{{"reason":' || to_json(counted.reason) || ',"count":'
-                             || counted.n || '}}', ',') || ']' AS reasons
-    FROM (
-        SELECT f.message_id, r.reason, count(*) AS n
-        FROM annotations_feedback f, jsonb_array_elements_text(
-            CASE WHEN jsonb_typeof(f.reasons) = 'array' THEN f.reasons END) AS r(reason)
-        WHERE f.message_id IN (SELECT m.id FROM m)
-          AND jsonb_typeof(f.reasons) = 'array' AND f.reasons <> '[]'
-        GROUP BY f.message_id, r.reason
-        ORDER BY f.message_id, count(*) DESC, r.reason COLLATE "C"
-    ) counted
-    GROUP BY counted.message_id
 ),
 label AS (
     SELECT a.message_id,
@@ -186,19 +184,19 @@ label AS (
 )
 SELECT m.id, c.external_id, label.versions, COALESCE(label.consensus_key, '[]'),
        label.corrections, CASE WHEN label.corrections IS NOT NULL THEN m.content END,
+       votes.reason_lists,
        {columns}
 FROM m
 JOIN conversation c ON c.id = m.conversation_id
 LEFT JOIN history ON history.answer_id = m.id
 LEFT JOIN context ON context.answer_id = m.id
 LEFT JOIN votes ON votes.message_id = m.id
-LEFT JOIN reason ON reason.message_id = m.id
 LEFT JOIN label ON label.message_id = m.id
 ORDER BY m.id
 """
 
 _FEEDBACK = """'{"up":' || COALESCE(votes.up, 0) || ',"down":' || COALESCE(votes.down, 0)
-    || ',"reasons":' || COALESCE(reason.reasons, '[]')
+    || ',"reasons":[]'
     || ',"comments":' || COALESCE(votes.comments, '[]') || '}'"""
 
 # Per kind, (column, SQL expression) for the columns the database writes, each either
@@ -313,14 +311,9 @@ class RowEncoder:
         # Values arrive as the database's columns followed by the computed ones.
         arrival = [*stored, *computed]
         self.order = operator.itemgetter(*(arrival.index(column) for column in kind_columns))
-        # JSON text from the database goes into JSON lines as it is.
-        self.fragments = tuple(index for index, column in enumerate(stored) if column.type == JSON)
-        # Parquet holds the rubric-shaped maps as JSON text.
-        self.as_text = tuple(
-            len(stored) + index
-            for index, column in enumerate(computed)
-            if file_format == "parquet" and column.type == JSON
-        )
+        # Parquet holds the rubric-shaped maps (consensus, labels) as JSON text.
+        self.as_text = file_format == "parquet"
+        self.feedback_index = [column.name for column in stored].index("feedback")
         self.consensus_cache: dict[str, tuple[dict[str, Any], float | None]] = {}
 
     def consensus(self, key: str) -> tuple[dict[str, Any], float | None]:
@@ -369,10 +362,22 @@ class RowEncoder:
         )
         return [reference, consensus]
 
+    @staticmethod
+    def feedback(summary: bytes, reason_lists: str | None) -> bytes:
+        """The feedback summary the database wrote, with the reasons counted from the
+        votes' reason lists (its "reasons" key, written empty, comes first)."""
+        if not reason_lists:
+            return summary
+        counted = orjson.dumps(reason_counts(orjson.loads("[" + reason_lists + "]")))
+        return summary.replace(b'"reasons":[]', b'"reasons":' + counted, 1)
+
     def values(self, row: tuple) -> tuple:
         """The row's values in column order: the database's as they came (JSON as UTF-8
         bytes), the computed ones as Python values."""
-        return self.order([*row[LEAD:], *self.computed(row[3], row[4], row[5])])
+        stored = list(row[LEAD:])
+        if row[6]:
+            stored[self.feedback_index] = self.feedback(stored[self.feedback_index], row[6])
+        return self.order([*stored, *self.computed(row[3], row[4], row[5])])
 
     def encode(self, row: tuple) -> bytes:
         if self.file_format == "csv":
@@ -397,6 +402,7 @@ class RowEncoder:
             consensus_key,
             corrections,
             answer,
+            reason_lists,
             conversation_id,
             message_id,
             created_at,
@@ -431,7 +437,7 @@ class RowEncoder:
                 "prompt_name": prompt_name,
                 "prompt_version": prompt_version,
                 "latency_ms": latency_ms,
-                "feedback": orjson.Fragment(feedback),
+                "feedback": orjson.Fragment(self.feedback(feedback, reason_lists)),
                 "votes": orjson.Fragment(votes),
                 "annotations": orjson.Fragment(annotations),
                 "consensus": self._map(consensus),
@@ -450,6 +456,7 @@ class RowEncoder:
             consensus_key,
             corrections,
             answer,
+            reason_lists,
             conversation_id,
             message_id,
             user_input,
@@ -474,7 +481,7 @@ class RowEncoder:
                 "retrieved_contexts": orjson.Fragment(retrieved_contexts),
                 "reference": reference,
                 "labels": self._map(consensus),
-                "feedback": orjson.Fragment(feedback),
+                "feedback": orjson.Fragment(self.feedback(feedback, reason_lists)),
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )
