@@ -225,13 +225,18 @@ def corrected_answer(item: Item) -> str:
     return latest
 
 
-def reason_counts(reason_lists: Iterable[Iterable[str] | None]) -> list[dict[str, Any]]:
+def reason_counts(reason_lists: Iterable[Any]) -> list[dict[str, Any]]:
     """How often each reason was given over the votes' reason lists, the most often
-    given first (ties by the reason's text)."""
+    given first (ties by the reason's text). Votes take reasons as lists of strings;
+    anything else stored there (through the admin) counts by its JSON text, and a
+    value that is not a list gives no reason."""
     counts: dict[str, int] = {}
     for reasons in reason_lists:
-        for reason in reasons or ():
-            counts[reason] = counts.get(reason, 0) + 1
+        if not isinstance(reasons, list):
+            continue
+        for reason in reasons:
+            key = reason if isinstance(reason, str) else json.dumps(reason, ensure_ascii=False)
+            counts[key] = counts.get(key, 0) + 1
     return [
         {"reason": reason, "count": count}
         for reason, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
@@ -565,7 +570,8 @@ def raw_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOp
             {
                 "user": vote.get("user") or "",
                 "rating": vote.get("rating") or "",
-                "reasons": list(vote.get("reasons") or []),
+                # A list, as the database writes it (anything else there is no list).
+                "reasons": vote["reasons"] if isinstance(vote.get("reasons"), list) else [],
                 "comment": vote.get("comment") or "",
                 "source": vote.get("source") or "",
                 "created_at": vote.get("created_at"),

@@ -289,9 +289,8 @@ class RowEncoder:
     `encode(row)` takes a row of the statement (LEAD_COLUMNS, then the kind's database
     columns, JSON as UTF-8 bytes) and returns the line for the file, in UTF-8: a JSON
     line for JSON Lines and Parquet (whose writer parses them with Arrow), a CSV
-    record for CSV. It runs once per row, so it works on whole tuples (the database's
-    values, then the computed ones, put in column order by one itemgetter) rather than
-    column by column.
+    record for CSV. It runs once per row: JSON lines are written from a dict literal
+    per kind, CSV records from the row's values put in column order by one itemgetter.
     """
 
     def __init__(
@@ -305,7 +304,6 @@ class RowEncoder:
             else RubricIndex(questions_by_version)
         )
         kind_columns = columns(kind)
-        self.names = tuple(column.name for column in kind_columns)
         stored = [column for column in kind_columns if not column.computed]
         computed = [column for column in kind_columns if column.computed]
         # Values arrive as the database's columns followed by the computed ones.
@@ -365,7 +363,8 @@ class RowEncoder:
     @staticmethod
     def feedback(summary: bytes, reason_lists: str | None) -> bytes:
         """The feedback summary the database wrote, with the reasons counted from the
-        votes' reason lists (its "reasons" key, written empty, comes first)."""
+        votes' reason lists. The summary starts `{"up":N,"down":N,"reasons":[]`, so the
+        first `"reasons":[]` in it is that key, whatever the comments after it hold."""
         if not reason_lists:
             return summary
         counted = orjson.dumps(reason_counts(orjson.loads("[" + reason_lists + "]")))

@@ -11,6 +11,7 @@ from exports.rows import (
     item_redact,
     preference_rows,
     raw_row,
+    reason_counts,
     sft_row,
 )
 
@@ -561,4 +562,17 @@ def test_a_call_stays_only_with_results_right_after_it():
     assert chat(out_of_place) == [
         ("user", "a", False, None),
         ("assistant", "Partial.", False, None),
+    ]
+
+
+def test_reason_counts_take_lists_only_and_count_other_values_by_their_json():
+    """The API stores reasons as lists of strings; the admin can store anything."""
+    counted = reason_counts([["a", "b"], {"a": 1}, "ab", None, ["b", 1, ["n"], None], ["1"]])
+
+    assert counted == [
+        {"reason": "1", "count": 2},
+        {"reason": "b", "count": 2},
+        {"reason": '["n"]', "count": 1},
+        {"reason": "a", "count": 1},
+        {"reason": "null", "count": 1},
     ]

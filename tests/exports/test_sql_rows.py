@@ -97,6 +97,8 @@ def _hostile_answers(project, rubric_v1):
             ("down", ["나쁨", "a"], ""),
             ("up", [], '좋아요, "정말"'),
             ("down", ["incorrect"], ""),
+            # What only the admin could store: reasons that are no list.
+            ("down", {"incorrect": 1}, ""),
         ]
     ):
         FeedbackFactory(
