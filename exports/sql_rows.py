@@ -55,14 +55,25 @@ LEAD_COLUMNS = (
 )
 LEAD = len(LEAD_COLUMNS)
 
+
+def _json_string(column: str, known: tuple[str, ...]) -> str:
+    """SQL for a text column as a JSON string, with the values of a choices field
+    written as constants (to_json costs a type lookup and three copies a call)."""
+    cases = " ".join(f"WHEN '{value}' THEN '\"{value}\"'" for value in known)
+    return f"CASE {column} {cases} ELSE to_json(COALESCE({column}, ''))::text END"
+
+
 # A message of a row's history, as exports.rows.history_message writes it.
-_HISTORY_MESSAGE = """CASE h.role WHEN 'user' THEN '{"role":"user"' WHEN 'assistant' THEN '{"role":"assistant"'
-                     ELSE '{"role":' || to_json(h.role) END
+_HISTORY_MESSAGE = (
+    """'{"role":' || """
+    + _json_string("h.role", ("user", "assistant", "system", "tool"))
+    + """
     || ',"content":' || to_json(COALESCE(h.content, ''))
     || CASE WHEN h.tool_calls <> '[]' AND jsonb_typeof(h.tool_calls) = 'array'
             THEN ',"tool_calls":' || h.tool_calls::text ELSE '' END
     || CASE WHEN h.tool_call_id <> '' THEN ',"tool_call_id":' || to_json(h.tool_call_id) ELSE '' END
     || '}'"""
+)
 
 # A retrieved context, as exports.rows._contexts writes it: the five keys, id, title and
 # url as text or null, text as text, score as a number or null.
@@ -70,27 +81,32 @@ _CONTEXT = """'{"id":' || COALESCE(to_json(x.value->>'id')::text, 'null')
     || ',"title":' || COALESCE(to_json(x.value->>'title')::text, 'null')
     || ',"url":' || COALESCE(to_json(x.value->>'url')::text, 'null')
     || ',"text":' || to_json(COALESCE(x.value->>'text', ''))
-    || ',"score":' || CASE WHEN jsonb_typeof(x.value->'score') = 'number'
-                           -- A float as Python writes it: 1.0, not 1.
-                           THEN regexp_replace((x.value->>'score')::float8::text,
-                                               '^(-?[0-9]+)$', '\\1.0')
-                           ELSE 'null' END
+    -- A float as Python writes it: 1.0, not 1.
+    || ',"score":' || CASE WHEN x.score IS NULL THEN 'null'
+                           WHEN strpos(x.score, '.') + strpos(x.score, 'e') = 0
+                           THEN x.score || '.0' ELSE x.score END
     || '}'"""
 
-_VOTE = """'{"user":' || to_json(COALESCE(f.end_user, ''))
-    || ',"rating":' || to_json(COALESCE(f.rating, ''))
+_VOTE = (
+    """'{"user":' || to_json(COALESCE(f.end_user, ''))
+    || ',"rating":' || """
+    + _json_string("f.rating", ("up", "down"))
+    + """
     || ',"reasons":' || CASE WHEN jsonb_typeof(f.reasons) = 'array' THEN f.reasons::text ELSE '[]' END
     || ',"comment":' || to_json(COALESCE(f.comment, ''))
-    || ',"source":' || to_json(COALESCE(f.source, ''))
+    || ',"source":' || """
+    + _json_string("f.source", ("api", "widget"))
+    + """
     || ',"created_at":' || to_json(f.created_at)
     || '}'"""
+)
 
 
 def _annotation(parquet: bool) -> str:
     # Parquet holds the answers as JSON text (their types follow the rubric).
     answers = "to_json(a.answers)::text" if parquet else "a.answers"
     return f"""'{{"annotator":' || to_json(COALESCE(a.annotator_name, ''))
-    || ',"source":' || to_json(COALESCE(a.source, ''))
+    || ',"source":' || {_json_string("a.source", ("human", "model"))}
     || ',"rubric_version":' || COALESCE(a.version::text, 'null')
     || ',"answers":' || {answers}
     || ',"corrected_answer":' || to_json(COALESCE(a.corrected_answer, ''))
@@ -130,7 +146,9 @@ context AS (
            '[' || string_agg({context}, ',') || ']' AS contexts,
            '[' || string_agg(to_json(COALESCE(x.value->>'text', ''))::text, ',') || ']' AS texts
     FROM (
-        SELECT m.id AS answer_id, e.value
+        SELECT m.id AS answer_id, e.value,
+               CASE WHEN jsonb_typeof(e.value->'score') = 'number'
+                    THEN (e.value->>'score')::float8::text END AS score
         FROM m, jsonb_array_elements(
             CASE WHEN jsonb_typeof(m.contexts) = 'array' THEN m.contexts END
         ) WITH ORDINALITY AS e(value, n)
