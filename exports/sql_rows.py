@@ -40,13 +40,13 @@ from exports.rows import (
 )
 from exports.writers import csv_record
 
-# Columns of every row statement before the kind's own: the answer's id, its
-# conversation's external id (the split), the rubric versions of its labels, its
+# Columns of every row statement before the kind's own (whose first is the
+# conversation's external id, which places the row in a split): the answer's id, the
+# rubric versions of its labels, its
 # human labels' answers (the consensus), its human corrections with the answer they
 # correct, and its votes' reason lists (the last three only where there are some).
 LEAD_COLUMNS = (
     "id",
-    "split_key",
     "rubric_versions",
     "consensus_key",
     "corrections",
@@ -200,7 +200,7 @@ label AS (
     ) a
     GROUP BY a.message_id
 )
-SELECT m.id, c.external_id, label.versions, COALESCE(label.consensus_key, '[]'),
+SELECT m.id, label.versions, COALESCE(label.consensus_key, '[]'),
        label.corrections, CASE WHEN label.corrections IS NOT NULL THEN m.content END,
        votes.reason_lists,
        {columns}
@@ -392,9 +392,9 @@ class RowEncoder:
         """The row's values in column order: the database's as they came (JSON as UTF-8
         bytes), the computed ones as Python values."""
         stored = list(row[LEAD:])
-        if row[6]:
-            stored[self.feedback_index] = self.feedback(stored[self.feedback_index], row[6])
-        return self.order([*stored, *self.computed(row[3], row[4], row[5])])
+        if row[5]:
+            stored[self.feedback_index] = self.feedback(stored[self.feedback_index], row[5])
+        return self.order([*stored, *self.computed(row[2], row[3], row[4])])
 
     def encode(self, row: tuple) -> bytes:
         if self.file_format == "csv":
@@ -413,7 +413,6 @@ class RowEncoder:
 
     def _raw_line(self, row: tuple) -> bytes:
         (
-            _,
             _,
             _,
             consensus_key,
@@ -467,7 +466,6 @@ class RowEncoder:
 
     def _eval_line(self, row: tuple) -> bytes:
         (
-            _,
             _,
             _,
             consensus_key,

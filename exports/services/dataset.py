@@ -290,19 +290,21 @@ def _write_database_rows(
     encoder = sql_rows.RowEncoder(options.kind, options.file_format, questions)
     sql = sql_rows.page_sql(options.kind, parquet=options.file_format == "parquet")
     encode = encoder.encode
+    # A row's first column after the lead ones is its conversation's external id.
+    lead = sql_rows.LEAD
     seen_versions = None
     rows_written = 0
     for page in export_pages(project=project, filters=options.filters, sql=sql, binary=True):
         if options.split:
             batches: dict[str, list[Any]] = {name: [] for name in writers}
             for row in page:
-                batches[split_for(row[1], options.seed, options.split)].append(encode(row))
+                batches[split_for(row[lead], options.seed, options.split)].append(encode(row))
         else:
             batches = {ALL: [encode(row) for row in page]}
         for row in page:
             # The same labels' versions, answer after answer: parsed once.
-            if row[2] != seen_versions and row[2]:
-                seen_versions = row[2]
+            if row[1] != seen_versions and row[1]:
+                seen_versions = row[1]
                 rubric_versions.update(int(version) for version in seen_versions.split(","))
         for name, lines in batches.items():
             writers[name].write_lines(lines)
