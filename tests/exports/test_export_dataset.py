@@ -702,3 +702,20 @@ def test_an_earlier_card_goes_when_the_new_split_names_allow_none(labeled, tmp_p
         "part-a.jsonl",
         "part-b.jsonl",
     ]
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("kind", ["raw", "sft"])
+def test_each_split_file_is_listed_with_its_own_sha256_and_size(
+    labeled, tmp_path, kind, file_format
+):
+    """JSON Lines and CSV files are hashed as they are written, Parquet files read back."""
+    export(tmp_path, kind, file_format, "split-dir", "--split=train=0.5,test=0.5", "--seed=3")
+
+    manifest = json.loads((tmp_path / "split-dir" / "manifest.json").read_text("utf-8"))
+
+    assert manifest["files"]
+    for entry in manifest["files"]:
+        data = (tmp_path / "split-dir" / entry["path"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["bytes"] == len(data)
