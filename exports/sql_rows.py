@@ -220,21 +220,27 @@ _FEEDBACK = """'{"up":' || COALESCE(votes.up, 0) || ',"down":' || COALESCE(votes
 # Per kind, (column, SQL expression) for the columns the database writes, each either
 # a value ("text", "number") or JSON text ("json"); None for those Python adds.
 TEXT, NUMBER, JSON = "text", "number", "json"
+# Columns both kinds share.
+_CONVERSATION_ID = ("conversation_id", "c.external_id", TEXT)
+_MESSAGE_ID = ("message_id", "m.external_id", TEXT)
+_HISTORY = ("history", "COALESCE(history.messages, '[]')", JSON)
+_FEEDBACK_SUMMARY = ("feedback", _FEEDBACK, JSON)
+_ANSWER = "COALESCE(m.content, '')"
 _COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
     "raw": [
-        ("conversation_id", "c.external_id", TEXT),
-        ("message_id", "m.external_id", TEXT),
+        _CONVERSATION_ID,
+        _MESSAGE_ID,
         ("created_at", "btrim(to_json(m.created_at)::text, '\"')", TEXT),
         ("tags", "CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags::text ELSE '[]' END", JSON),
         ("end_user", "COALESCE(c.end_user, '')", TEXT),
-        ("history", "COALESCE(history.messages, '[]')", JSON),
-        ("answer", "COALESCE(m.content, '')", TEXT),
+        _HISTORY,
+        ("answer", _ANSWER, TEXT),
         ("contexts", "COALESCE(context.contexts, '[]')", JSON),
         ("model", "COALESCE(m.model, '')", TEXT),
         ("prompt_name", "COALESCE(m.prompt_name, '')", TEXT),
         ("prompt_version", "COALESCE(m.prompt_version, '')", TEXT),
         ("latency_ms", "m.latency_ms", NUMBER),
-        ("feedback", _FEEDBACK, JSON),
+        _FEEDBACK_SUMMARY,
         ("votes", "COALESCE(votes.votes, '[]')", JSON),
         ("annotations", "COALESCE(label.annotations, '[]')", JSON),
         ("consensus", None, JSON),
@@ -243,15 +249,15 @@ _COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
         ("corrected_answer", None, TEXT),
     ],
     "eval": [
-        ("conversation_id", "c.external_id", TEXT),
-        ("message_id", "m.external_id", TEXT),
+        _CONVERSATION_ID,
+        _MESSAGE_ID,
         ("user_input", "COALESCE(history.user_input, '')", TEXT),
-        ("history", "COALESCE(history.messages, '[]')", JSON),
-        ("response", "COALESCE(m.content, '')", TEXT),
+        _HISTORY,
+        ("response", _ANSWER, TEXT),
         ("retrieved_contexts", "COALESCE(context.texts, '[]')", JSON),
         ("reference", None, TEXT),
         ("labels", None, JSON),
-        ("feedback", _FEEDBACK, JSON),
+        _FEEDBACK_SUMMARY,
     ],
 }
 
@@ -435,9 +441,8 @@ class RowEncoder:
             votes,
             annotations,
         ) = row
-        consensus, agreement = self.consensus(consensus_key)
-        corrected = (
-            corrected_answer(self._corrected_item(corrections, answer)) if corrections else ""
+        consensus, agreement, gold_label, corrected = self.computed(
+            consensus_key, corrections, answer
         )
         return orjson.dumps(
             {
@@ -458,7 +463,7 @@ class RowEncoder:
                 "annotations": orjson.Fragment(annotations),
                 "consensus": self._map(consensus),
                 "agreement": agreement,
-                "gold_label": None,
+                "gold_label": gold_label,
                 "corrected_answer": corrected,
             },
             option=orjson.OPT_APPEND_NEWLINE,
@@ -480,12 +485,7 @@ class RowEncoder:
             retrieved_contexts,
             feedback,
         ) = row
-        consensus, _ = self.consensus(consensus_key)
-        reference = (
-            reference_answer(self._corrected_item(corrections, answer), self.questions)
-            if corrections
-            else ""
-        )
+        reference, consensus = self.computed(consensus_key, corrections, answer)
         return orjson.dumps(
             {
                 "conversation_id": conversation_id,
