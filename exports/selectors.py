@@ -47,6 +47,8 @@ from annotations.selectors import message_filter
 from exports.models import ExportJob
 
 PAGE_SIZE = 2000
+# Pages of ids listed by one statement (export_pages).
+LISTED_PAGES = 5
 MESSAGE_FILTER_KEYS = ("since", "until", "model", "prompt_name", "prompt_version", "tags", "rating")
 
 # JSON columns are read as text and parsed with orjson, several times faster than the
@@ -547,13 +549,16 @@ def export_pages(
     """The rows of a PostgreSQL statement run on each page of the export's answers
     (its one parameter: the page's ids, as an array), page by page in id order.
 
-    The reader lists the ids a page at a time (keyset: each page a short statement of
-    its own, the limit honoured) and runs the statement on each page, several at once
-    where it has connections of its own. The next page's ids are asked for as soon as
-    this page's arrive, ahead of this page's rows. Pages are handed over in order; as
+    The reader lists the ids LISTED_PAGES pages at a time (keyset: each listing a
+    short statement of its own, the limit honoured) and runs the statement on each
+    page, several at once where it has connections of its own. The next ids are asked
+    for as soon as these arrive, ahead of their pages' rows. Pages are handed over in order; as
     many as the reader has connections are read ahead of the one handed over.
     """
     page_size = page_size or PAGE_SIZE
+    # Ids are listed several pages at a time: Django compiles the listing query anew
+    # each time, which took longer than the database took to run it.
+    list_size = page_size * LISTED_PAGES
     ids = export_messages(project=project, filters=filters).values_list("id")
     limit = filters.get("limit")
 
@@ -561,7 +566,7 @@ def export_pages(
         """The ids after `after`, submitted, and how many were asked for."""
         if limit and read >= limit:
             return None, 0
-        size = min(page_size, limit - read) if limit else page_size
+        size = min(list_size, limit - read) if limit else list_size
         statement = _statement(ids.filter(id__gt=after)[:size])
         return (reader.submit(statement) if statement else None), size
 
@@ -572,15 +577,17 @@ def export_pages(
             listing, size = next_ids(0, 0)
             read = 0
             while listing is not None:
-                page = [row[0] for row in listing.result()]
-                if not page:
+                listed = [row[0] for row in listing.result()]
+                if not listed:
                     break
-                read += len(page)
-                listing, size = next_ids(page[-1], read) if len(page) == size else (None, 0)
-                statement = (sql, ["{" + ",".join(map(str, page)) + "}"])
-                in_hand.append(reader.submit(statement, binary=binary))
-                if len(in_hand) > reader.depth:
-                    yield in_hand.popleft().result()
+                read += len(listed)
+                listing, size = next_ids(listed[-1], read) if len(listed) == size else (None, 0)
+                for start in range(0, len(listed), page_size):
+                    page = listed[start : start + page_size]
+                    statement = (sql, ["{" + ",".join(map(str, page)) + "}"])
+                    in_hand.append(reader.submit(statement, binary=binary))
+                    if len(in_hand) > reader.depth:
+                        yield in_hand.popleft().result()
             while in_hand:
                 yield in_hand.popleft().result()
         finally:

@@ -20,8 +20,6 @@ PostgreSQL feeds a GroupAggregate (an `ORDER BY` inside the aggregate would sort
 again for every answer).
 """
 
-import operator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -38,7 +36,7 @@ from exports.rows import (
     reason_counts,
     reference_answer,
 )
-from exports.writers import csv_record
+from exports.writers import csv_field
 
 # Columns of every row statement before the kind's own (whose first is the
 # conversation's external id, which places the row in a split): the answer's id, the
@@ -213,24 +211,27 @@ LEFT JOIN label ON label.message_id = m.id
 ORDER BY m.id
 """
 
-_FEEDBACK = """'{"up":' || COALESCE(votes.up, 0) || ',"down":' || COALESCE(votes.down, 0)
-    || ',"reasons":[]'
-    || ',"comments":' || COALESCE(votes.comments, '[]') || '}'"""
+# The feedback summary around its reasons, which Python counts (exports.rows.
+# reason_counts) and writes between the two.
+_FEEDBACK_HEAD = """'{"up":' || COALESCE(votes.up, 0) || ',"down":' || COALESCE(votes.down, 0)
+    || ',"reasons":'"""
+_FEEDBACK_TAIL = """',"comments":' || COALESCE(votes.comments, '[]') || '}'"""
 
-# Per kind, (column, SQL expression) for the columns the database writes, each either
-# a value ("text", "number") or JSON text ("json"); None for those Python adds.
-TEXT, NUMBER, JSON = "text", "number", "json"
+# Per kind, (column, SQL expression, type) in the kind's column order (exports.rows),
+# the expression None for the columns Python adds. Types: text, a number, a timestamp
+# (ISO 8601 text), JSON text, and the feedback summary.
+TEXT, NUMBER, TIMESTAMP, JSON, FEEDBACK = "text", "number", "timestamp", "json", "feedback"
 # Columns both kinds share.
 _CONVERSATION_ID = ("conversation_id", "c.external_id", TEXT)
 _MESSAGE_ID = ("message_id", "m.external_id", TEXT)
 _HISTORY = ("history", "COALESCE(history.messages, '[]')", JSON)
-_FEEDBACK_SUMMARY = ("feedback", _FEEDBACK, JSON)
+_FEEDBACK_SUMMARY = ("feedback", None, FEEDBACK)
 _ANSWER = "COALESCE(m.content, '')"
 _COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
     "raw": [
         _CONVERSATION_ID,
         _MESSAGE_ID,
-        ("created_at", "btrim(to_json(m.created_at)::text, '\"')", TEXT),
+        ("created_at", "m.created_at", TIMESTAMP),
         ("tags", "CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags::text ELSE '[]' END", JSON),
         ("end_user", "COALESCE(c.end_user, '')", TEXT),
         _HISTORY,
@@ -263,94 +264,194 @@ _COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
 
 KINDS = tuple(_COLUMNS)
 
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    # "text", "number" or "json" (JSON text from the database, or a value Python
-    # computes and serializes).
-    type: str
-    # Whether Python computes it (see RowEncoder).
-    computed: bool
+# The pieces of a line besides the database's segments: the reasons of the feedback
+# summary, and a run of the columns Python computes.
+REASONS, COMPUTED = "reasons", "computed"
 
 
-def columns(kind: str) -> list[Column]:
-    return [Column(name, type_, sql is None) for name, sql, type_ in _COLUMNS[kind]]
+def _concat(pieces: list[str]) -> str:
+    """SQL concatenating the pieces, as a balanced tree of `||`: a chain copies the
+    text built so far at every step."""
+    if len(pieces) == 1:
+        return pieces[0]
+    middle = len(pieces) // 2
+    return f"({_concat(pieces[:middle])} || {_concat(pieces[middle:])})"
 
 
-def page_sql(kind: str, *, parquet: bool = False) -> str:
-    """The statement that writes the rows of a page of answers, given their ids as
-    its one parameter (an array literal), in id order: LEAD_COLUMNS, then the
-    kind's database columns.
+def _csv_quoted(value: str, *, json: bool = False) -> str:
+    """SQL for a text as a CSV field (exports.writers.csv_field): quoted, its quotes
+    doubled, when it holds a delimiter, a quote or a line break. JSON text holds no
+    line break (JSON escapes them)."""
+    checks = ["','", "'\"'"] + ([] if json else ["E'\\n'", "E'\\r'"])
+    found = " + ".join(f"strpos({value}, {check})" for check in checks)
+    return (
+        f"""CASE WHEN {found} = 0 THEN {value} ELSE '"' || replace({value}, '"', '""') || '"' END"""
+    )
 
-    The JSON columns come as UTF-8 bytes (bytea; run the statement with binary
-    results, which carry them as they are): they go into the lines as they are,
-    without being decoded into Python strings and encoded again.
+
+def _json_piece(sql: str | None, type_: str) -> list[str]:
+    if type_ == TEXT:
+        return [f"to_json({sql})::text"]
+    if type_ == TIMESTAMP:
+        return [f"to_json({sql})::text"]
+    if type_ == NUMBER:
+        return [f"COALESCE(({sql})::text, 'null')"]
+    if type_ == FEEDBACK:
+        return [_FEEDBACK_HEAD, REASONS, _FEEDBACK_TAIL]
+    return [sql]  # JSON text
+
+
+def _csv_piece(sql: str | None, type_: str) -> list[str]:
+    if type_ == TEXT:
+        return [_csv_quoted(sql)]
+    if type_ == TIMESTAMP:
+        # ISO 8601 holds no delimiter, quote or line break.
+        return [f"btrim(to_json({sql})::text, '\"')"]
+    if type_ == NUMBER:
+        return [f"COALESCE(({sql})::text, '')"]
+    if type_ == FEEDBACK:
+        # Always quoted (its keys are JSON strings): the quote opens before the head
+        # and closes after the tail, and Python doubles the quotes of the reasons.
+        return [
+            f"""'"' || replace({_FEEDBACK_HEAD}, '"', '""')""",
+            REASONS,
+            f"""replace({_FEEDBACK_TAIL}, '"', '""') || '"'""",
+        ]
+    return [_csv_quoted(sql, json=True)]
+
+
+def line_layout(kind: str, file_format: str) -> tuple[list[str], list[str | int]]:
+    """(SQL of the line's segments, the line's plan).
+
+    A line is the kind's columns in order: in JSON (JSON Lines, and the lines Arrow
+    parses for Parquet) `{"column":value,...}`, in CSV the fields joined by commas.
+    The database writes it in segments, each the text between two pieces Python adds:
+    the feedback summary's reasons and each run of computed columns. The plan lists
+    the line's pieces in order: a segment by its index among the segments, REASONS or
+    COMPUTED. Every column but the first begins with its separator, so the pieces
+    join as they are; Python ends the line.
     """
+    csv = file_format == "csv"
+    segments: list[list[str]] = []
+    plan: list[str | int] = []
+    current: list[str] = []
+
+    def close() -> None:
+        nonlocal current
+        if current:
+            plan.append(len(segments))
+            segments.append(current)
+            current = []
+
+    for index, (name, sql, type_) in enumerate(_COLUMNS[kind]):
+        separator = "" if index == 0 else ","
+        if sql is None and type_ != FEEDBACK:
+            close()
+            if not plan or plan[-1] != COMPUTED:
+                plan.append(COMPUTED)
+            continue
+        if csv:
+            pieces = _csv_piece(sql, type_)
+            if separator:
+                current.append("','")
+        else:
+            pieces = _json_piece(sql, type_)
+            current.append(f"""'{"{" if index == 0 else ","}"{name}":'""")
+        for piece in pieces:
+            if piece == REASONS:
+                close()
+                plan.append(REASONS)
+            else:
+                current.append(piece)
+    close()
+    return [_concat(pieces) for pieces in segments], plan
+
+
+def computed_columns(kind: str) -> list[tuple[str, str]]:
+    """(name, type) of the columns Python computes, in column order."""
+    return [
+        (name, type_) for name, sql, type_ in _COLUMNS[kind] if sql is None and type_ != FEEDBACK
+    ]
+
+
+def page_sql(kind: str, file_format: str) -> str:
+    """The statement that writes the lines of a page of answers, given their ids as
+    its one parameter (an array literal), in id order: LEAD_COLUMNS, the
+    conversation's external id (which places the row in a split), then the line's
+    segments (see line_layout).
+
+    The segments come as UTF-8 bytes (bytea; run the statement with binary results,
+    which carry them as they are): they go into the file as they are, without being
+    decoded into Python strings and encoded again.
+    """
+    segments, _ = line_layout(kind, file_format)
     # textsend: the text's bytes in the client encoding, which Django sets to UTF8 on
     # its connections (convert_to would check every byte of it again).
-    selected = ",\n       ".join(
-        f"textsend({sql})" if type_ == JSON else sql
-        for _, sql, type_ in _COLUMNS[kind]
-        if sql is not None
-    )
+    selected = ",\n       ".join(["c.external_id", *(f"textsend({sql})" for sql in segments)])
     return _PAGE.format(
         history_message=_HISTORY_MESSAGE,
         context=_CONTEXT,
         vote=_VOTE,
-        annotation=_annotation(parquet),
+        # Parquet holds the answers as JSON text (their types follow the rubric).
+        annotation=_annotation(file_format == "parquet"),
         columns=selected,
     )
 
 
-# Distinct label sets whose consensus is kept: most answers of a project share a few.
-CONSENSUS_CACHE_SIZE = 50_000
+# Distinct values kept per cache of RowEncoder (label sets, reason lists): most answers
+# of a project share a few.
+CACHE_SIZE = 50_000
 
 
 class RowEncoder:
-    """Completes the rows a page statement wrote and encodes them for one file format.
+    """Completes the lines a page statement wrote, for one file format.
 
-    `encode(row)` takes a row of the statement (LEAD_COLUMNS, then the kind's database
-    columns, JSON as UTF-8 bytes) and returns the line for the file, in UTF-8: a JSON
-    line for JSON Lines and Parquet (whose writer parses them with Arrow), a CSV
-    record for CSV. It runs once per row: JSON lines are written from a dict literal
-    per kind, CSV records from the row's values put in column order by one itemgetter.
+    `encode(row)` takes a row of the statement (LEAD_COLUMNS, the conversation's
+    external id, then the line's segments as UTF-8 bytes) and returns the line, in
+    UTF-8: a JSON line for JSON Lines and Parquet (whose writer parses them with
+    Arrow), a CSV record for CSV. It adds what needs Python: the counted reasons of
+    the feedback summary and the columns that need the rubric (consensus, agreement,
+    corrected answer, reference, labels).
     """
 
     def __init__(
         self, kind: str, file_format: str, questions_by_version: QuestionsByVersion
     ) -> None:
         self.kind = kind
-        self.file_format = file_format
         self.questions = (
             questions_by_version
             if isinstance(questions_by_version, RubricIndex)
             else RubricIndex(questions_by_version)
         )
-        kind_columns = columns(kind)
-        stored = [column for column in kind_columns if not column.computed]
-        computed = [column for column in kind_columns if column.computed]
-        # Values arrive as the database's columns followed by the computed ones.
-        arrival = [*stored, *computed]
-        self.order = operator.itemgetter(*(arrival.index(column) for column in kind_columns))
+        self.csv = file_format == "csv"
         # Parquet holds the rubric-shaped maps (consensus, labels) as JSON text.
         self.as_text = file_format == "parquet"
-        self.feedback_index = [column.name for column in stored].index("feedback")
+        _, layout = line_layout(kind, file_format)
+        # The segments follow the lead columns and the conversation's external id.
+        first = LEAD + 1
+        self.plan = [piece + first if isinstance(piece, int) else piece for piece in layout]
+        self.end = b"\r\n" if self.csv else b"}\n"
+        computed = computed_columns(kind)
+        # What goes before each computed value: its separator, and in JSON its key.
+        self.computed_keys = [b"," if self.csv else f',"{name}":'.encode() for name, _ in computed]
+        self.computed_maps = [type_ == JSON for _, type_ in computed]
         self.consensus_cache: dict[str, tuple[dict[str, Any], float | None]] = {}
+        # Most answers have no correction, and then their computed columns depend on
+        # their labels only; most votes give a few usual reasons. Their text is kept.
+        self.uncorrected_cache: dict[str, bytes] = {}
+        self.reasons_cache: dict[str, bytes] = {}
 
     def consensus(self, key: str) -> tuple[dict[str, Any], float | None]:
         """(consensus, agreement) of the human labels given as [[rubric version, answers]]."""
         found = self.consensus_cache.get(key)
         if found is None:
-            if len(self.consensus_cache) >= CONSENSUS_CACHE_SIZE:
-                self.consensus_cache.clear()
             labels = [
                 {"source": HUMAN, "rubric_version": version, "answers": answers}
                 for version, answers in orjson.loads(key)
             ]
             answered = answers_by_question(labels, self.questions)
             found = (consensus_of(answered), agreement_of(answered))
-            self.consensus_cache[key] = found
+            _cache_put(self.consensus_cache, key, found)
         return found
 
     @staticmethod
@@ -384,119 +485,63 @@ class RowEncoder:
         )
         return [reference, consensus]
 
-    @staticmethod
-    def feedback(summary: bytes, reason_lists: str | None) -> bytes:
-        """The feedback summary the database wrote, with the reasons counted from the
-        votes' reason lists. The summary starts `{"up":N,"down":N,"reasons":[]`, so the
-        first `"reasons":[]` in it is that key, whatever the comments after it hold."""
-        if not reason_lists:
-            return summary
-        counted = orjson.dumps(reason_counts(orjson.loads("[" + reason_lists + "]")))
-        return summary.replace(b'"reasons":[]', b'"reasons":' + counted, 1)
+    def _computed_text(self, values: list) -> bytes:
+        """The computed columns as a piece of the line."""
+        if self.csv:
+            return b"".join(
+                key + csv_field(value).encode()
+                for key, value in zip(self.computed_keys, values, strict=True)
+            )
+        return b"".join(
+            key
+            + orjson.dumps(
+                orjson.dumps(value).decode()
+                if is_map and self.as_text and value is not None
+                else value
+            )
+            for key, value, is_map in zip(
+                self.computed_keys, values, self.computed_maps, strict=True
+            )
+        )
 
-    def values(self, row: tuple) -> tuple:
-        """The row's values in column order: the database's as they came (JSON as UTF-8
-        bytes), the computed ones as Python values."""
-        stored = list(row[LEAD:])
-        if row[5]:
-            stored[self.feedback_index] = self.feedback(stored[self.feedback_index], row[5])
-        return self.order([*stored, *self.computed(row[2], row[3], row[4])])
+    def reasons(self, reason_lists: str | None) -> bytes:
+        """The feedback summary's reasons, counted from the votes' reason lists (their
+        JSON texts joined by commas), as a piece of the line."""
+        if not reason_lists:
+            return b"[]"
+        found = self.reasons_cache.get(reason_lists)
+        if found is None:
+            counted = orjson.dumps(reason_counts(orjson.loads("[" + reason_lists + "]")))
+            # Inside the summary's quoted CSV field.
+            found = counted.replace(b'"', b'""') if self.csv else counted
+            _cache_put(self.reasons_cache, reason_lists, found)
+        return found
+
+    def computed_text(
+        self, consensus_key: str, corrections: str | None, answer: str | None
+    ) -> bytes:
+        """The computed columns as a piece of the line."""
+        if corrections:
+            return self._computed_text(self.computed(consensus_key, corrections, answer))
+        found = self.uncorrected_cache.get(consensus_key)
+        if found is None:
+            found = self._computed_text(self.computed(consensus_key, None, None))
+            _cache_put(self.uncorrected_cache, consensus_key, found)
+        return found
 
     def encode(self, row: tuple) -> bytes:
-        if self.file_format == "csv":
-            return csv_record(self.values(row))
-        if self.kind == "raw":
-            return self._raw_line(row)
-        return self._eval_line(row)
+        computed = self.computed_text(row[2], row[3], row[4])
+        reasons = self.reasons(row[5])
+        pieces = [
+            row[piece] if piece.__class__ is int else computed if piece == COMPUTED else reasons
+            for piece in self.plan
+        ]
+        pieces.append(self.end)
+        return b"".join(pieces)
 
-    # JSON lines are written by hand for each kind, a dict literal a row: building them
-    # from the column lists took twice as long, a fifth of Python's time in an export.
-    # test_sql_rows checks their keys against the kind's columns.
 
-    def _map(self, value: dict[str, Any]) -> Any:
-        """A rubric-shaped map: as it is in JSON Lines, as JSON text in Parquet."""
-        return orjson.dumps(value).decode() if self.as_text else value
-
-    def _raw_line(self, row: tuple) -> bytes:
-        (
-            _,
-            _,
-            consensus_key,
-            corrections,
-            answer,
-            reason_lists,
-            conversation_id,
-            message_id,
-            created_at,
-            tags,
-            end_user,
-            history,
-            text,
-            contexts,
-            model,
-            prompt_name,
-            prompt_version,
-            latency_ms,
-            feedback,
-            votes,
-            annotations,
-        ) = row
-        consensus, agreement, gold_label, corrected = self.computed(
-            consensus_key, corrections, answer
-        )
-        return orjson.dumps(
-            {
-                "conversation_id": conversation_id,
-                "message_id": message_id,
-                "created_at": created_at,
-                "tags": orjson.Fragment(tags),
-                "end_user": end_user,
-                "history": orjson.Fragment(history),
-                "answer": text,
-                "contexts": orjson.Fragment(contexts),
-                "model": model,
-                "prompt_name": prompt_name,
-                "prompt_version": prompt_version,
-                "latency_ms": latency_ms,
-                "feedback": orjson.Fragment(self.feedback(feedback, reason_lists)),
-                "votes": orjson.Fragment(votes),
-                "annotations": orjson.Fragment(annotations),
-                "consensus": self._map(consensus),
-                "agreement": agreement,
-                "gold_label": gold_label,
-                "corrected_answer": corrected,
-            },
-            option=orjson.OPT_APPEND_NEWLINE,
-        )
-
-    def _eval_line(self, row: tuple) -> bytes:
-        (
-            _,
-            _,
-            consensus_key,
-            corrections,
-            answer,
-            reason_lists,
-            conversation_id,
-            message_id,
-            user_input,
-            history,
-            response,
-            retrieved_contexts,
-            feedback,
-        ) = row
-        reference, consensus = self.computed(consensus_key, corrections, answer)
-        return orjson.dumps(
-            {
-                "conversation_id": conversation_id,
-                "message_id": message_id,
-                "user_input": user_input,
-                "history": orjson.Fragment(history),
-                "response": response,
-                "retrieved_contexts": orjson.Fragment(retrieved_contexts),
-                "reference": reference,
-                "labels": self._map(consensus),
-                "feedback": orjson.Fragment(self.feedback(feedback, reason_lists)),
-            },
-            option=orjson.OPT_APPEND_NEWLINE,
-        )
+def _cache_put(cache: dict, key: str, value: Any) -> None:
+    """Keep the value, emptying the cache first when it is full."""
+    if len(cache) >= CACHE_SIZE:
+        cache.clear()
+    cache[key] = value

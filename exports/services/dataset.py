@@ -288,7 +288,7 @@ def _write_database_rows(
 ) -> None:
     """Rows written by the database (one per answer), completed and encoded here."""
     encoder = sql_rows.RowEncoder(options.kind, options.file_format, questions)
-    sql = sql_rows.page_sql(options.kind, parquet=options.file_format == "parquet")
+    sql = sql_rows.page_sql(options.kind, options.file_format)
     encode = encoder.encode
     # A row's first column after the lead ones is its conversation's external id.
     lead = sql_rows.LEAD

@@ -254,7 +254,7 @@ def test_pages_read_over_the_readers_own_connections_come_in_order(tmp_path, set
 def test_a_failing_page_on_an_own_connection_reaches_the_caller(tmp_path, settings, monkeypatch):
     labeled = build_labeled_project()
     settings.EXPORT_READ_CONNECTIONS = 2
-    monkeypatch.setattr(dataset.sql_rows, "page_sql", lambda kind, **flags: "SELECT nope(%s)")
+    monkeypatch.setattr(dataset.sql_rows, "page_sql", lambda kind, file_format: "SELECT nope(%s)")
     before = _backends()
 
     with pytest.raises(DatabaseError):
