@@ -55,6 +55,49 @@ def _converter(field: pa.Field) -> Callable[[Any], Any] | None:
     return convert_struct
 
 
+# Columns whose values come from a few (roles, models, sources, reviewers, tags).
+DICTIONARY_COLUMNS = frozenset(
+    {
+        "tags",
+        "end_user",
+        "model",
+        "prompt_name",
+        "prompt_version",
+        "role",
+        "rating",
+        "source",
+        "annotator",
+        "type",
+    }
+)
+
+
+def _leaf_paths(schema: pa.Schema) -> list[str]:
+    """The Parquet paths of the schema's leaf columns (`history.list.element.role`)."""
+
+    def walk(path: str, data_type: pa.DataType) -> list[str]:
+        if pa.types.is_list(data_type):
+            return walk(f"{path}.list.element", data_type.value_type)
+        if pa.types.is_struct(data_type):
+            return [
+                leaf
+                for index in range(data_type.num_fields)
+                for leaf in walk(
+                    f"{path}.{data_type.field(index).name}", data_type.field(index).type
+                )
+            ]
+        return [path]
+
+    return [leaf for field in schema for leaf in walk(field.name, field.type)]
+
+
+def _leaf_name(path: str) -> str:
+    """The name of the column a leaf belongs to: `role` for `history.list.element.role`,
+    `tags` for `tags.list.element`."""
+    names = [name for name in path.split(".") if name not in ("list", "element")]
+    return names[-1]
+
+
 class ParquetWriter(DatasetWriter):
     """Parquet with the kind's fixed schema, in row groups of a bounded size.
 
@@ -67,7 +110,18 @@ class ParquetWriter(DatasetWriter):
     def _open(self) -> None:
         if self.schema is None:
             raise ValueError("a Parquet file needs the kind's Arrow schema")
-        self.writer = pq.ParquetWriter(self.temp_path, self.schema, compression="zstd")
+        leaves = _leaf_paths(self.schema)
+        self.writer = pq.ParquetWriter(
+            self.temp_path,
+            self.schema,
+            compression="zstd",
+            # Dictionaries for the columns of few distinct values only: for the others
+            # (texts, ids) they cost time and bytes, and zstd does better alone.
+            use_dictionary=[path for path in leaves if _leaf_name(path) in DICTIONARY_COLUMNS],
+            # Statistics (min and max per row group) for the top-level values, which a
+            # reader can filter on, not for the texts nested in lists.
+            write_statistics=[path for path in leaves if "." not in path],
+        )
         self.converters = [
             (field.name, convert)
             for field in self.schema

@@ -132,9 +132,10 @@ history AS (
         SELECT m.id AS answer_id, h.role, COALESCE(h.content, '') AS content,
                {history_message} AS message
         FROM m
+        -- An index scan per answer (one over the page's conversations, hashed and
+        -- joined back to the answers, cost more).
         JOIN annotations_message h
           ON h.conversation_id = m.conversation_id AND h.position < m.position
-        WHERE h.conversation_id IN (SELECT m.conversation_id FROM m)
         ORDER BY m.id, h.position
     ) turn
     GROUP BY turn.answer_id
@@ -169,8 +170,7 @@ votes AS (
     FROM (
         SELECT f.message_id, f.end_user, f.rating, f.reasons, f.comment, f.source,
                f.created_at
-        FROM annotations_feedback f
-        WHERE f.message_id IN (SELECT m.id FROM m)
+        FROM m JOIN annotations_feedback f ON f.message_id = m.id
         ORDER BY f.message_id, f.created_at, f.id
     ) f
     GROUP BY f.message_id
@@ -435,10 +435,14 @@ class RowEncoder:
         # What goes before each computed value: its separator, and in JSON its key.
         self.computed_keys = [b"," if self.csv else f',"{name}":'.encode() for name, _ in computed]
         self.computed_maps = [type_ == JSON for _, type_ in computed]
+        # The column a correction fills.
+        self.correction_index = [name for name, _ in computed].index(
+            "corrected_answer" if kind == "raw" else "reference"
+        )
         self.consensus_cache: dict[str, tuple[dict[str, Any], float | None]] = {}
         # Most answers have no correction, and then their computed columns depend on
         # their labels only; most votes give a few usual reasons. Their text is kept.
-        self.uncorrected_cache: dict[str, bytes] = {}
+        self.uncorrected_cache: dict[str, tuple[list[bytes], bytes]] = {}
         self.reasons_cache: dict[str, bytes] = {}
 
     def consensus(self, key: str) -> tuple[dict[str, Any], float | None]:
@@ -470,29 +474,31 @@ class RowEncoder:
             ],
         }
 
-    def computed(self, consensus_key: str, corrections: str | None, answer: str | None) -> list:
-        """The values Python adds, in the kind's column order."""
+    def _values(self, consensus_key: str) -> list:
+        """The computed values of an answer with these labels and no correction, in
+        the kind's column order."""
         consensus, agreement = self.consensus(consensus_key)
         if self.kind == "raw":
-            corrected = (
-                corrected_answer(self._corrected_item(corrections, answer)) if corrections else ""
-            )
-            return [consensus, agreement, None, corrected]
-        reference = (
-            reference_answer(self._corrected_item(corrections, answer), self.questions)
-            if corrections
-            else ""
-        )
-        return [reference, consensus]
+            return [consensus, agreement, None, ""]
+        return ["", consensus]
 
-    def _computed_text(self, values: list) -> bytes:
-        """The computed columns as a piece of the line."""
+    def _correction(self, corrections: str, answer: str | None) -> str:
+        """The corrected answer (raw) or the reference (eval) from the answer's human
+        corrections."""
+        item = self._corrected_item(corrections, answer)
+        if self.kind == "raw":
+            return corrected_answer(item)
+        return reference_answer(item, self.questions)
+
+    def _pieces(self, values: list) -> list[bytes]:
+        """Each computed column as a piece of the line: its separator, in JSON its key,
+        and its value."""
         if self.csv:
-            return b"".join(
+            return [
                 key + csv_field(value).encode()
                 for key, value in zip(self.computed_keys, values, strict=True)
-            )
-        return b"".join(
+            ]
+        return [
             key
             + orjson.dumps(
                 orjson.dumps(value).decode()
@@ -502,7 +508,7 @@ class RowEncoder:
             for key, value, is_map in zip(
                 self.computed_keys, values, self.computed_maps, strict=True
             )
-        )
+        ]
 
     def reasons(self, reason_lists: str | None) -> bytes:
         """The feedback summary's reasons, counted from the votes' reason lists (their
@@ -520,14 +526,21 @@ class RowEncoder:
     def computed_text(
         self, consensus_key: str, corrections: str | None, answer: str | None
     ) -> bytes:
-        """The computed columns as a piece of the line."""
-        if corrections:
-            return self._computed_text(self.computed(consensus_key, corrections, answer))
+        """The computed columns as a piece of the line. What depends on the labels
+        alone is kept per label set; only a correction is worked out per answer."""
         found = self.uncorrected_cache.get(consensus_key)
         if found is None:
-            found = self._computed_text(self.computed(consensus_key, None, None))
+            pieces = self._pieces(self._values(consensus_key))
+            found = (pieces, b"".join(pieces))
             _cache_put(self.uncorrected_cache, consensus_key, found)
-        return found
+        if corrections and (correction := self._correction(corrections, answer)):
+            pieces = list(found[0])
+            index = self.correction_index
+            pieces[index] = self.computed_keys[index] + (
+                csv_field(correction).encode() if self.csv else orjson.dumps(correction)
+            )
+            return b"".join(pieces)
+        return found[1]
 
     def encode(self, row: tuple) -> bytes:
         computed = self.computed_text(row[2], row[3], row[4])
