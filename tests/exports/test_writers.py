@@ -207,6 +207,33 @@ def test_parquet_batches_hold_the_values_pyarrow_would_build_from_python(tmp_pat
     assert table.schema.field("consensus").metadata == JSON
 
 
+def test_parquet_dictionaries_and_statistics_go_to_the_columns_that_use_them(tmp_path):
+    _written_table(tmp_path, [_raw_row(), _raw_row(message_id="m5", model="other")])
+    metadata = pq.ParquetFile(tmp_path / "raw.parquet").metadata.row_group(0)
+    chunks = {
+        metadata.column(index).path_in_schema: metadata.column(index)
+        for index in range(metadata.num_columns)
+    }
+
+    def dictionary(path):
+        return "PLAIN_DICTIONARY" in chunks[path].encodings or "RLE_DICTIONARY" in (
+            chunks[path].encodings
+        )
+
+    # Few distinct values: models, roles, sources.
+    assert dictionary("model")
+    assert dictionary("history.list.element.role")
+    assert dictionary("votes.list.element.source")
+    # Texts and ids: plain.
+    assert not dictionary("answer")
+    assert not dictionary("message_id")
+    assert not dictionary("history.list.element.content")
+    # Statistics for top-level columns only.
+    assert chunks["model"].statistics.min == "gpt-4o-mini"
+    assert chunks["model"].statistics.max == "other"
+    assert chunks["history.list.element.content"].statistics is None
+
+
 def test_parquet_takes_a_row_larger_than_the_json_reader_block(tmp_path):
     long_answer = "긴 답변 " * 400_000
 
