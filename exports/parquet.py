@@ -118,8 +118,8 @@ class ParquetWriter(DatasetWriter):
             # Dictionaries for the columns of few distinct values only: for the others
             # (texts, ids) they cost time and bytes, and zstd does better alone.
             use_dictionary=[path for path in leaves if _leaf_name(path) in DICTIONARY_COLUMNS],
-            # Statistics (min and max per row group) for the top-level values, which a
-            # reader can filter on, not for the texts nested in lists.
+            # Statistics (min and max per row group) for the top-level columns, which a
+            # reader can filter on, not for the values nested in lists and structs.
             write_statistics=[path for path in leaves if "." not in path],
         )
         self.converters = [

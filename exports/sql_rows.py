@@ -1,18 +1,18 @@
-"""Raw and eval rows written by PostgreSQL, a page of answers per statement.
+"""Raw and eval lines written by PostgreSQL, a page of answers per statement.
 
-The database turns a page of answers into the columns of the kind's rows: the
-nested columns (history, contexts, votes, labels...) as JSON text, the others as
-values, with the same keys, defaults and order as exports.rows builds them in
-Python. Python only adds the columns that need the rubric (consensus, agreement,
-corrected answer, reference, labels: see RowEncoder) and writes the line. The values
-are the same as Python's; the text may differ where PostgreSQL writes JSON stored in
-the database (tags, tool calls, vote reasons, label answers) with a space after each
-comma and colon.
+The database writes each row's whole line (a JSON object for JSON Lines and for the
+lines Parquet parses, a CSV record for CSV), with the same keys, defaults and order
+as exports.rows builds them in Python, in segments around the pieces Python adds:
+the counted reasons of the feedback summary and the columns that need the rubric
+(consensus, agreement, corrected answer, reference, labels: see RowEncoder). The
+values are the same as Python's; the text may differ where PostgreSQL writes JSON
+stored in the database (tags, tool calls, vote reasons, label answers) with a space
+after each comma and colon.
 
-Each part of a row is read for the whole page at once (the page's conversations,
-their messages, the votes and the labels of its answers, each by one index scan
-over an array of keys) and grouped by answer, instead of one subquery per answer:
-a subquery per answer and per part, and above all an aggregate that sorts its
+Each part of a row is read for the whole page at once (the page's conversations by
+one index scan over an array of keys; the messages before each answer, its votes and
+its labels by an index scan per answer) and grouped by answer, instead of one
+subquery per answer and per part: those, and above all an aggregate that sorts its
 input per answer, cost more than the rest of the statement.
 
 Aggregates take their rows in the order of the sorted subquery they read, as
@@ -38,11 +38,11 @@ from exports.rows import (
 )
 from exports.writers import csv_field
 
-# Columns of every row statement before the kind's own (whose first is the
-# conversation's external id, which places the row in a split): the answer's id, the
-# rubric versions of its labels, its
-# human labels' answers (the consensus), its human corrections with the answer they
-# correct, and its votes' reason lists (the last three only where there are some).
+# Columns of every page statement before the conversation's external id (which places
+# the row in a split) and the line's segments: the answer's id, the rubric versions of
+# its labels, its human labels' answers (the consensus), its human corrections with the
+# answer they correct, and its votes' reason lists (the last three only where there
+# are some).
 LEAD_COLUMNS = (
     "id",
     "rubric_versions",
@@ -120,7 +120,9 @@ WITH m AS MATERIALIZED (
     FROM annotations_message m WHERE m.id = ANY(%s::bigint[])
 ),
 conversation AS (
-    SELECT c.id, c.external_id, c.tags, c.end_user FROM annotations_conversation c
+    SELECT c.id, c.external_id, c.end_user,
+           CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags::text ELSE '[]' END AS tags
+    FROM annotations_conversation c
     WHERE c.id IN (SELECT m.conversation_id FROM m)
 ),
 history AS (
@@ -232,7 +234,7 @@ _COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
         _CONVERSATION_ID,
         _MESSAGE_ID,
         ("created_at", "m.created_at", TIMESTAMP),
-        ("tags", "CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags::text ELSE '[]' END", JSON),
+        ("tags", "c.tags", JSON),
         ("end_user", "COALESCE(c.end_user, '')", TEXT),
         _HISTORY,
         ("answer", _ANSWER, TEXT),
@@ -290,10 +292,9 @@ def _csv_quoted(value: str, *, json: bool = False) -> str:
 
 
 def _json_piece(sql: str | None, type_: str) -> list[str]:
-    if type_ == TEXT:
-        return [f"to_json({sql})::text"]
-    if type_ == TIMESTAMP:
-        return [f"to_json({sql})::text"]
+    # A NULL piece would make its whole segment NULL.
+    if type_ in (TEXT, TIMESTAMP):
+        return [f"COALESCE(to_json({sql})::text, 'null')"]
     if type_ == NUMBER:
         return [f"COALESCE(({sql})::text, 'null')"]
     if type_ == FEEDBACK:
@@ -302,11 +303,12 @@ def _json_piece(sql: str | None, type_: str) -> list[str]:
 
 
 def _csv_piece(sql: str | None, type_: str) -> list[str]:
+    # A NULL piece would make its whole segment NULL: NULL is an empty field.
     if type_ == TEXT:
-        return [_csv_quoted(sql)]
+        return [_csv_quoted(f"COALESCE({sql}, '')")]
     if type_ == TIMESTAMP:
         # ISO 8601 holds no delimiter, quote or line break.
-        return [f"btrim(to_json({sql})::text, '\"')"]
+        return [f"COALESCE(btrim(to_json({sql})::text, '\"'), '')"]
     if type_ == NUMBER:
         return [f"COALESCE(({sql})::text, '')"]
     if type_ == FEEDBACK:
@@ -326,7 +328,7 @@ def line_layout(kind: str, file_format: str) -> tuple[list[str], list[str | int]
     A line is the kind's columns in order: in JSON (JSON Lines, and the lines Arrow
     parses for Parquet) `{"column":value,...}`, in CSV the fields joined by commas.
     The database writes it in segments, each the text between two pieces Python adds:
-    the feedback summary's reasons and each run of computed columns. The plan lists
+    the feedback summary's reasons and the run of computed columns. The plan lists
     the line's pieces in order: a segment by its index among the segments, REASONS or
     COMPUTED. Every column but the first begins with its separator, so the pieces
     join as they are; Python ends the line.
@@ -364,6 +366,9 @@ def line_layout(kind: str, file_format: str) -> tuple[list[str], list[str | int]
             else:
                 current.append(piece)
     close()
+    # RowEncoder writes all computed columns at one place, after the first column.
+    if plan.count(COMPUTED) > 1 or plan[0] == COMPUTED:
+        raise ValueError(f"the computed columns of {kind} rows must follow one another")
     return [_concat(pieces) for pieces in segments], plan
 
 

@@ -214,25 +214,6 @@ def csv_line(values: list[Any]) -> str:
     return ",".join(fields) + "\r\n"
 
 
-def csv_record(values: Sequence[Any]) -> bytes:
-    """A CSV record in UTF-8, as csv_line writes it, from values among which JSON text
-    may come as UTF-8 bytes (the database's nested columns): those are quoted as they
-    are, without being decoded and encoded again."""
-    fields = [
-        (
-            b'"' + value.replace(b'"', b'""') + b'"'
-            if b'"' in value or b"," in value or b"\n" in value or b"\r" in value
-            else value
-        )
-        if value.__class__ is bytes
-        else csv_field(value).encode()
-        for value in values
-    ]
-    if fields == [b""]:
-        return b'""\r\n'
-    return b",".join(fields) + b"\r\n"
-
-
 class CsvWriter(_BytesWriter):
     """A header row, then one line per row; lists and objects as JSON text."""
 

@@ -9,15 +9,18 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from annotations.payloads import ConversationIn
 from annotations.services.annotations import annotation_submit
 from annotations.services.ingest import conversation_ingest
-from exports import selectors
+from exports import selectors, sql_rows
 from exports.options import export_options_clean
 from exports.rows import RowOptions, columns_for
 from exports.services import dataset
 from exports.services.dataset import dataset_export
+from exports.writers import csv_field
 from tests.annotations.test_tool_calls import tool_conversation
 from tests.exports.conftest import FINE, GOOD, build_labeled_project
 from tests.exports.readers import read_rows
@@ -169,6 +172,54 @@ def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, k
         assert hostile["reference"] == f"{HOSTILE} (better)"
         assert hostile["retrieved_contexts"] == [HOSTILE, "", ""]
         assert hostile["user_input"] == ""
+
+
+# Text PostgreSQL can hold (no NUL), with what CSV and JSON must escape.
+TEXTS = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
+    | st.sampled_from([",", '"', "\n", "\r", "\\", "\u2028", "한"]),
+    max_size=12,
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(TEXTS, min_size=1, max_size=30))
+def test_the_database_quotes_text_as_csv_field_and_json_do(db, texts):
+    """The pieces the database writes for a text column, against csv_field and JSON."""
+    csv_sql = sql_rows._csv_piece("t.value", sql_rows.TEXT)[0]
+    json_sql = sql_rows._json_piece("t.value", sql_rows.TEXT)[0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The module's own SQL fragments; the texts are a parameter.
+            f"SELECT {csv_sql}, {json_sql} FROM unnest(%s::text[]) WITH ORDINALITY AS t(value, n)"  # noqa: S608
+            " ORDER BY t.n",
+            [texts],
+        )
+        written = cursor.fetchall()
+
+    assert [csv for csv, _ in written] == [csv_field(text) for text in texts]
+    assert [json.loads(text) for _, text in written] == texts
+
+
+def test_a_null_text_is_an_empty_field_and_a_json_null(db):
+    csv_sql = sql_rows._csv_piece("NULL::text", sql_rows.TEXT)[0]
+    json_sql = sql_rows._json_piece("NULL::text", sql_rows.TEXT)[0]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {csv_sql}, {json_sql}")
+        assert cursor.fetchone() == ("", "null")
+
+
+def test_the_computed_columns_of_a_kind_must_follow_one_another(monkeypatch):
+    columns = dict(sql_rows._COLUMNS)
+    columns["raw"] = [
+        *columns["raw"][:2],
+        ("agreement", None, sql_rows.NUMBER),
+        *columns["raw"][2:],
+    ]
+    monkeypatch.setattr(sql_rows, "_COLUMNS", columns)
+
+    with pytest.raises(ValueError, match="must follow one another"):
+        sql_rows.line_layout("raw", "jsonl")
 
 
 def test_split_exports_place_database_rows_as_python_rows(db, tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from exports.parquet import ParquetWriter
 from exports.rows import RowOptions
 from exports.schemas import JSON, schema_for
-from exports.writers import csv_line, csv_record
+from exports.writers import csv_line
 
 
 def _csv_writer_line(values):
@@ -71,33 +71,6 @@ def test_csv_line_writes_numbers_none_and_nested_values():
 @given(st.lists(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False)), min_size=1))
 def test_csv_line_matches_csv_writer_on_any_text_and_numbers(values):
     assert csv_line(values) == _csv_writer_line(values)
-
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(),
-    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
-    max_leaves=8,
-)
-
-
-@given(
-    st.lists(
-        st.one_of(
-            st.text(),
-            st.none(),
-            JSON_VALUES.map(lambda value: json.dumps(value, ensure_ascii=False).encode()),
-            # Not JSON, but bytes all the same: quoted as text would be.
-            st.text().map(str.encode),
-        ),
-        min_size=1,
-    )
-)
-def test_csv_record_of_json_bytes_is_the_csv_line_of_their_text(values):
-    """The database's JSON columns arrive as UTF-8 bytes and are quoted as they are,
-    exactly as their text would be."""
-    text = [value.decode() if isinstance(value, bytes) else value for value in values]
-
-    assert csv_record(values) == csv_line(text).encode()
 
 
 def _raw_row(**overrides):
