@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import psycopg.sql
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -172,7 +173,7 @@ class _Reader:
     the next pages are read while the caller turns this one into rows. Outside a
     transaction they run over `settings.EXPORT_READ_CONNECTIONS` connections of the
     reader's own, one statement each at a time: the database works on several pages
-    at once, each on a core. Inside a transaction (a caller's, or a test's) they run
+    at once, each on a core, all on one snapshot (_share_snapshot). Inside a transaction (a caller's, or a test's) they run
     on the caller's own connection, one at a time, so that a page is read as the
     caller would read it; the caller may still use the connection meanwhile (a job
     writes its progress): psycopg connections are thread-safe and let one statement
@@ -196,6 +197,7 @@ class _Reader:
             try:
                 for _ in range(max(0, settings.EXPORT_READ_CONNECTIONS)):
                     self.own.append(self._open())
+                self._share_snapshot()
             except BaseException:
                 self.close()
                 raise
@@ -222,6 +224,26 @@ class _Reader:
         with wrapper.cursor() as cursor:
             cursor.execute(f"SELECT {_SET}", list(EXPORT_SETTINGS.values()))
         return wrapper
+
+    def _share_snapshot(self) -> None:
+        """Every statement of the export on one snapshot of the database: each own
+        connection in a read-only repeatable-read transaction, on the snapshot the
+        first one exports. Otherwise each statement would see the data as it is when it
+        runs: an answer listed before its last vote is deleted would be written without
+        votes, and pages read after a relabeling would hold it while earlier ones did
+        not."""
+        snapshot = None
+        for wrapper in self.own:
+            raw = wrapper.connection
+            raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            if snapshot is None:
+                snapshot = raw.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            else:
+                raw.execute(
+                    psycopg.sql.SQL("SET TRANSACTION SNAPSHOT {}").format(
+                        psycopg.sql.Literal(snapshot)
+                    )
+                )
 
     def submit(self, statement: Statement, *, binary: bool = False) -> Future:
         """Run the statement; with `binary`, its results come in PostgreSQL's binary
@@ -271,8 +293,10 @@ class _Reader:
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
         for wrapper in self.own:
-            # A pooled connection goes back to the pool as it was.
+            # A pooled connection goes back to the pool as it was: out of the snapshot's
+            # transaction, with the settings reset.
             with contextlib.suppress(Exception), wrapper.cursor() as cursor:
+                cursor.execute("ROLLBACK")
                 for name in EXPORT_SETTINGS:
                     cursor.execute(f"RESET {name}")
             with contextlib.suppress(Exception):

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from annotations.models import Feedback
 from annotations.payloads import ConversationIn
 from annotations.services.annotations import annotation_submit
 from annotations.services.ingest import conversation_ingest
@@ -299,6 +300,58 @@ def test_pages_read_over_the_readers_own_connections_come_in_order(tmp_path, set
     assert all(wrapper.connection is None for wrapper in opened)
     assert _settle(before) == before
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("export-")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_page_reads_the_snapshot_the_export_started_on(tmp_path, settings, monkeypatch):
+    """A vote deleted and an answer labeled after the ids are listed, before their
+    pages are read: the file holds the data as it was when the export started."""
+    labeled = build_labeled_project()
+    answers = []
+    for n in range(4):
+        conversation = ConversationFactory(project=labeled.project, external_id=f"s-{n}")
+        answer = MessageFactory(
+            conversation=conversation, project=labeled.project, external_id="a", position=0
+        )
+        FeedbackFactory(message=answer, rating="up", end_user=f"voter-{n}")
+        answers.append(answer)
+    settings.EXPORT_READ_CONNECTIONS = 2
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 1)
+    real_run = selectors._Reader._run
+    changed = threading.Event()
+
+    def run_then_change(self, statement, binary=False):
+        rows = real_run(self, statement, binary)
+        if not changed.is_set():
+            # After the first listing, from another connection, committed.
+            changed.set()
+            other = connections.create_connection(DEFAULT_DB_ALIAS)
+            try:
+                with other.cursor() as cursor:
+                    cursor.execute(
+                        "DELETE FROM annotations_feedback WHERE message_id = %s", [answers[3].pk]
+                    )
+                    cursor.execute(
+                        "UPDATE annotations_feedback SET comment = 'later' WHERE message_id = %s",
+                        [answers[2].pk],
+                    )
+            finally:
+                other.close()
+        return rows
+
+    monkeypatch.setattr(selectors._Reader, "_run", run_then_change)
+    before = _backends()
+
+    _, manifest, output = _export(labeled.project, tmp_path, "raw", "jsonl", "snapshot")
+
+    rows = {row["conversation_id"]: row for row in map(json.loads, output.open())}
+    assert changed.is_set()
+    assert [vote["user"] for vote in rows["s-3"]["votes"]] == ["voter-3"]
+    assert rows["s-2"]["votes"][0]["comment"] == ""
+    assert manifest["rows_total"] == len(rows)
+    # The vote is gone for whatever reads next.
+    assert not Feedback.objects.filter(message=answers[3]).exists()
+    assert _settle(before) == before
 
 
 @pytest.mark.django_db(transaction=True)
