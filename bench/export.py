@@ -219,7 +219,7 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
-    from bench._machine import machine_summary
+    from bench._machine import host_pace, machine_summary
 
     build(args.rows)
     with connection.cursor() as cursor:
@@ -227,6 +227,7 @@ def main() -> None:
         pg_version = f"PostgreSQL {cursor.fetchone()[0]}"
     connection.close()
     print(f"machine: {machine_summary(pg_version)}")
+    print(host_pace(), flush=True)
     sizes = (
         [int(size) for size in args.sizes.split(",")]
         if args.sizes
@@ -250,6 +251,7 @@ def main() -> None:
                 f"{file_format}: peak RSS at {sizes[-1]:,} / at {sizes[0]:,} = "
                 f"{values[-1] / values[0]:.2f}"
             )
+    print(f"{host_pace()}, after the runs")
 
 
 if __name__ == "__main__":
