@@ -6,8 +6,8 @@ as exports.rows builds them in Python, in segments around the pieces Python adds
 the counted reasons of the feedback summary and the columns that need the rubric
 (consensus, agreement, corrected answer, reference, labels: see RowEncoder). The
 values are the same as Python's; the text may differ where PostgreSQL writes JSON
-stored in the database (tags, tool calls, vote reasons, label answers) with a space
-after each comma and colon.
+objects stored in the database (tool calls, label answers) with a space after each
+comma and colon.
 
 Each part of a row is read for the whole page at once (the page's conversations by
 one index scan over an array of keys; the messages before each answer, its votes and
@@ -85,12 +85,23 @@ _CONTEXT = """'{"id":' || COALESCE(to_json(x.value->>'id')::text, 'null')
                            THEN x.score || '.0' ELSE x.score END
     || '}'"""
 
+
+def _compact_list(column: str) -> str:
+    """SQL for a jsonb array as compact JSON text, as Python writes it, where its items
+    are strings (tags, vote reasons): PostgreSQL writes `["a", "b"]`. Between two
+    strings `", "` can only be a separator (a quote inside a string is escaped)."""
+    return f"""replace({column}::text, '", "', '","')"""
+
+
 _VOTE = (
     """'{"user":' || to_json(COALESCE(f.end_user, ''))
     || ',"rating":' || """
     + _json_string("f.rating", ("up", "down"))
     + """
-    || ',"reasons":' || CASE WHEN jsonb_typeof(f.reasons) = 'array' THEN f.reasons::text ELSE '[]' END
+    || ',"reasons":' || CASE WHEN jsonb_typeof(f.reasons) = 'array'
+                             THEN """
+    + _compact_list("f.reasons")
+    + """ ELSE '[]' END
     || ',"comment":' || to_json(COALESCE(f.comment, ''))
     || ',"source":' || """
     + _json_string("f.source", ("api", "widget"))
@@ -121,7 +132,7 @@ WITH m AS MATERIALIZED (
 ),
 conversation AS (
     SELECT c.id, c.external_id, c.end_user,
-           CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags::text ELSE '[]' END AS tags
+           CASE WHEN jsonb_typeof(c.tags) = 'array' THEN {compact_tags} ELSE '[]' END AS tags
     FROM annotations_conversation c
     WHERE c.id IN (SELECT m.conversation_id FROM m)
 ),
@@ -394,6 +405,7 @@ def page_sql(kind: str, file_format: str) -> str:
     # its connections (convert_to would check every byte of it again).
     selected = ",\n       ".join(["c.external_id", *(f"textsend({sql})" for sql in segments)])
     return _PAGE.format(
+        compact_tags=_compact_list("c.tags"),
         history_message=_HISTORY_MESSAGE,
         context=_CONTEXT,
         vote=_VOTE,

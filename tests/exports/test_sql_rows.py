@@ -42,7 +42,11 @@ def _hostile_answers(project, rubric_v1):
     bob = get_user_model().objects.get(username="bob")
     carol = get_user_model().objects.create(username="carol")
     conversation = ConversationFactory(
-        project=project, external_id='odd, "one"', tags=["x", HOSTILE], end_user=HOSTILE
+        project=project,
+        external_id='odd, "one"',
+        # A tag whose text looks like the separator PostgreSQL writes between items.
+        tags=["x", HOSTILE, 'a", "b'],
+        end_user=HOSTILE,
     )
     MessageFactory(
         conversation=conversation,
@@ -166,8 +170,13 @@ def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, k
         assert [context["id"] for context in hostile["contexts"]] == ["7", None, "doc"]
         assert hostile["contexts"][1]["score"] is None
         if file_format == "jsonl":
+            written = fast_output.read_bytes()
             # A whole-number score is still written as a float, as Python writes it.
-            assert b'"score":1.0}' in fast_output.read_bytes()
+            assert b'"score":1.0}' in written
+            # Lists of strings as compact as Python writes them.
+            assert b'"tags":["x","He said' in written
+            assert b'"reasons":["incorrect","\xeb\x82\x98\xec\x81\xa8"]' in written
+        assert hostile["tags"] == ["x", HOSTILE, 'a", "b']
         assert hostile["consensus"]["errors"] == ["hallucination"]
     else:
         assert hostile["reference"] == f"{HOSTILE} (better)"
