@@ -1,7 +1,15 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Value
 from django.utils import timezone
+
+
+def validate_string_list(value) -> None:
+    """A JSON list of strings (a conversation's tags, a vote's reasons), as the API
+    takes them: the admin refuses anything else."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError('Enter a JSON list of strings, such as ["beta", "ko"].')
 
 
 class Project(models.Model):
@@ -92,7 +100,7 @@ class Conversation(models.Model):
     )
     external_id = models.CharField(max_length=255)
     end_user = models.CharField(max_length=255, blank=True)
-    tags = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True, validators=[validate_string_list])
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -202,7 +210,7 @@ class Feedback(models.Model):
     )
     end_user = models.CharField(max_length=255)
     rating = models.CharField(max_length=8, choices=Rating.choices)
-    reasons = models.JSONField(default=list, blank=True)
+    reasons = models.JSONField(default=list, blank=True, validators=[validate_string_list])
     comment = models.TextField(blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
     created_at = models.DateTimeField(default=timezone.now)

@@ -225,6 +225,18 @@ def corrected_answer(item: Item) -> str:
     return latest
 
 
+def string_list(value: Any) -> list[str]:
+    """A list of strings (tags, a vote's reasons): an item that is no string (only the
+    admin or SQL could store one) as its JSON text, a value that is no list as []."""
+    if not isinstance(value, list):
+        return []
+    return [item if isinstance(item, str) else _json_text(item) for item in value]
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def reason_counts(reason_lists: Iterable[Any]) -> list[dict[str, Any]]:
     """How often each reason was given over the votes' reason lists, the most often
     given first (ties by the reason's text). Votes take reasons as lists of strings;
@@ -235,7 +247,7 @@ def reason_counts(reason_lists: Iterable[Any]) -> list[dict[str, Any]]:
         if not isinstance(reasons, list):
             continue
         for reason in reasons:
-            key = reason if isinstance(reason, str) else json.dumps(reason, ensure_ascii=False)
+            key = reason if isinstance(reason, str) else _json_text(reason)
             counts[key] = counts.get(key, 0) + 1
     return [
         {"reason": reason, "count": count}
@@ -556,7 +568,7 @@ def raw_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOp
         "conversation_id": item["conversation_id"],
         "message_id": item["message_id"],
         "created_at": item.get("created_at"),
-        "tags": list(item.get("tags") or []),
+        "tags": string_list(item.get("tags")),
         "end_user": item.get("end_user") or "",
         "history": [history_message(message) for message in item.get("history") or []],
         "answer": item.get("answer") or "",
@@ -570,8 +582,7 @@ def raw_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOp
             {
                 "user": vote.get("user") or "",
                 "rating": vote.get("rating") or "",
-                # A list, as the database writes it (anything else there is no list).
-                "reasons": vote["reasons"] if isinstance(vote.get("reasons"), list) else [],
+                "reasons": string_list(vote.get("reasons")),
                 "comment": vote.get("comment") or "",
                 "source": vote.get("source") or "",
                 "created_at": vote.get("created_at"),

@@ -87,10 +87,19 @@ _CONTEXT = """'{"id":' || COALESCE(to_json(x.value->>'id')::text, 'null')
 
 
 def _compact_list(column: str) -> str:
-    """SQL for a jsonb array as compact JSON text, as Python writes it, where its items
-    are strings (tags, vote reasons): PostgreSQL writes `["a", "b"]`. Between two
-    strings `", "` can only be a separator (a quote inside a string is escaped)."""
-    return f"""replace({column}::text, '", "', '","')"""
+    """SQL for a jsonb list of strings (tags, vote reasons) as compact JSON text, as
+    exports.rows.string_list writes it: PostgreSQL writes `["a", "b"]`, and between two
+    strings `", "` can only be a separator (a quote inside a string is escaped). An
+    item that is no string (only the admin or SQL could store one) becomes its JSON
+    text, and a value that is no list an empty list."""
+    return f"""CASE WHEN COALESCE(jsonb_typeof({column}), '') <> 'array' THEN '[]'
+        WHEN NOT jsonb_path_exists({column}, 'strict $[*] ? (@.type() != "string")')
+        THEN replace({column}::text, '", "', '","')
+        ELSE (SELECT '[' || string_agg(CASE WHEN jsonb_typeof(e.item) = 'string'
+                                            THEN e.item::text
+                                            ELSE to_json(e.item::text)::text END,
+                                       ',' ORDER BY e.n) || ']'
+              FROM jsonb_array_elements({column}) WITH ORDINALITY AS e(item, n)) END"""  # noqa: S608 - column is this module's own
 
 
 _VOTE = (
@@ -98,10 +107,9 @@ _VOTE = (
     || ',"rating":' || """
     + _json_string("f.rating", ("up", "down"))
     + """
-    || ',"reasons":' || CASE WHEN jsonb_typeof(f.reasons) = 'array'
-                             THEN """
+    || ',"reasons":' || """
     + _compact_list("f.reasons")
-    + """ ELSE '[]' END
+    + """
     || ',"comment":' || to_json(COALESCE(f.comment, ''))
     || ',"source":' || """
     + _json_string("f.source", ("api", "widget"))
@@ -132,7 +140,7 @@ WITH m AS MATERIALIZED (
 ),
 conversation AS (
     SELECT c.id, c.external_id, c.end_user,
-           CASE WHEN jsonb_typeof(c.tags) = 'array' THEN {compact_tags} ELSE '[]' END AS tags
+           {compact_tags} AS tags
     FROM annotations_conversation c
     WHERE c.id IN (SELECT m.conversation_id FROM m)
 ),

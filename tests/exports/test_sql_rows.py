@@ -45,7 +45,7 @@ def _hostile_answers(project, rubric_v1):
         project=project,
         external_id='odd, "one"',
         # A tag whose text looks like the separator PostgreSQL writes between items.
-        tags=["x", HOSTILE, 'a", "b'],
+        tags=["x", HOSTILE, 'a", "b', 7],
         end_user=HOSTILE,
     )
     MessageFactory(
@@ -105,8 +105,9 @@ def _hostile_answers(project, rubric_v1):
             ("down", ["나쁨", "a"], ""),
             ("up", [], '좋아요, "정말"'),
             ("down", ["incorrect"], ""),
-            # What only the admin could store: reasons that are no list.
+            # What only SQL could store: reasons that are no list, or not strings.
             ("down", {"incorrect": 1}, ""),
+            ("down", ["incorrect", 3, {"k": [1, "b"]}, None], ""),
         ]
     ):
         FeedbackFactory(
@@ -163,10 +164,15 @@ def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, k
     if kind == "raw":
         assert hostile["corrected_answer"] == f"{HOSTILE} (better)"
         assert hostile["feedback"]["reasons"] == [
-            {"reason": "incorrect", "count": 2},
+            {"reason": "incorrect", "count": 3},
             {"reason": "나쁨", "count": 2},
+            {"reason": "3", "count": 1},
             {"reason": "a", "count": 1},
+            {"reason": "null", "count": 1},
+            {"reason": '{"k": [1, "b"]}', "count": 1},
         ]
+        odd_vote = next(vote for vote in hostile["votes"] if vote["user"] == "v-5")
+        assert odd_vote["reasons"] == ["incorrect", "3", '{"k": [1, "b"]}', "null"]
         assert [context["id"] for context in hostile["contexts"]] == ["7", None, "doc"]
         assert hostile["contexts"][1]["score"] is None
         if file_format == "jsonl":
@@ -176,7 +182,7 @@ def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, k
             # Lists of strings as compact as Python writes them.
             assert b'"tags":["x","He said' in written
             assert b'"reasons":["incorrect","\xeb\x82\x98\xec\x81\xa8"]' in written
-        assert hostile["tags"] == ["x", HOSTILE, 'a", "b']
+        assert hostile["tags"] == ["x", HOSTILE, 'a", "b', "7"]
         assert hostile["consensus"]["errors"] == ["hallucination"]
     else:
         assert hostile["reference"] == f"{HOSTILE} (better)"
