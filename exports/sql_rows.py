@@ -73,18 +73,6 @@ _HISTORY_MESSAGE = (
     || '}'"""
 )
 
-# A retrieved context, as exports.rows._contexts writes it: the five keys, id, title and
-# url as text or null, text as text, score as a number or null.
-_CONTEXT = """'{"id":' || COALESCE(to_json(x.value->>'id')::text, 'null')
-    || ',"title":' || COALESCE(to_json(x.value->>'title')::text, 'null')
-    || ',"url":' || COALESCE(to_json(x.value->>'url')::text, 'null')
-    || ',"text":' || to_json(COALESCE(x.value->>'text', ''))
-    -- A float as Python writes it: 1.0, not 1.
-    || ',"score":' || CASE WHEN x.score IS NULL THEN 'null'
-                           WHEN strpos(x.score, '.') + strpos(x.score, 'e') = 0
-                           THEN x.score || '.0' ELSE x.score END
-    || '}'"""
-
 
 def _compact_list(column: str) -> str:
     """SQL for a jsonb list of strings (tags, vote reasons) as compact JSON text, as
@@ -134,7 +122,7 @@ def _annotation(parquet: bool) -> str:
 
 _PAGE = """
 WITH m AS MATERIALIZED (
-    SELECT m.id, m.conversation_id, m.position, m.external_id, m.content, m.contexts,
+    SELECT m.id, m.conversation_id, m.position, m.external_id, m.content, {contexts},
            m.model, m.prompt_name, m.prompt_version, m.latency_ms, m.created_at
     FROM annotations_message m WHERE m.id = ANY(%s::bigint[])
 ),
@@ -161,23 +149,7 @@ history AS (
     ) turn
     GROUP BY turn.answer_id
 ),
-context AS (
-    SELECT x.answer_id,
-           '[' || string_agg({context}, ',') || ']' AS contexts,
-           '[' || string_agg(to_json(COALESCE(x.value->>'text', ''))::text, ',') || ']' AS texts
-    FROM (
-        SELECT m.id AS answer_id, e.value,
-               CASE WHEN jsonb_typeof(e.value->'score') = 'number'
-                    THEN (e.value->>'score')::float8::text END AS score
-        FROM m, jsonb_array_elements(
-            CASE WHEN jsonb_typeof(m.contexts) = 'array' THEN m.contexts END
-        ) WITH ORDINALITY AS e(value, n)
-        WHERE jsonb_typeof(e.value) = 'object'
-        ORDER BY m.id, e.n
-    ) x
-    GROUP BY x.answer_id
-),
-votes AS (
+{context}votes AS (
     SELECT f.message_id,
            count(*) FILTER (WHERE f.rating = 'up') AS up,
            count(*) FILTER (WHERE f.rating = 'down') AS down,
@@ -226,10 +198,27 @@ SELECT m.id, label.versions, COALESCE(label.consensus_key, '[]'),
 FROM m
 JOIN conversation c ON c.id = m.conversation_id
 LEFT JOIN history ON history.answer_id = m.id
-LEFT JOIN context ON context.answer_id = m.id
-LEFT JOIN votes ON votes.message_id = m.id
+{context_join}LEFT JOIN votes ON votes.message_id = m.id
 LEFT JOIN label ON label.message_id = m.id
 ORDER BY m.id
+"""
+
+# The texts of an answer's retrieved contexts (eval's retrieved_contexts), as
+# exports.rows._contexts reads them: of the contexts that are objects, in order. Raw
+# rows copy the whole contexts PostgreSQL wrote when the message was stored.
+_CONTEXT_TEXTS = """context AS (
+    SELECT x.answer_id,
+           '[' || string_agg(to_json(COALESCE(x.value->>'text', ''))::text, ',') || ']' AS texts
+    FROM (
+        SELECT m.id AS answer_id, e.value
+        FROM m, jsonb_array_elements(
+            CASE WHEN jsonb_typeof(m.contexts) = 'array' THEN m.contexts END
+        ) WITH ORDINALITY AS e(value, n)
+        WHERE jsonb_typeof(e.value) = 'object'
+        ORDER BY m.id, e.n
+    ) x
+    GROUP BY x.answer_id
+),
 """
 
 # The feedback summary around its reasons, which Python counts (exports.rows.
@@ -257,7 +246,8 @@ _COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
         ("end_user", "COALESCE(c.end_user, '')", TEXT),
         _HISTORY,
         ("answer", _ANSWER, TEXT),
-        ("contexts", "COALESCE(context.contexts, '[]')", JSON),
+        # Written by PostgreSQL as each message is stored (annotations migration 0016).
+        ("contexts", "m.export_contexts", JSON),
         ("model", "COALESCE(m.model, '')", TEXT),
         ("prompt_name", "COALESCE(m.prompt_name, '')", TEXT),
         ("prompt_version", "COALESCE(m.prompt_version, '')", TEXT),
@@ -409,13 +399,16 @@ def page_sql(kind: str, file_format: str) -> str:
     decoded into Python strings and encoded again.
     """
     segments, _ = line_layout(kind, file_format)
+    eval_kind = kind == "eval"
     # textsend: the text's bytes in the client encoding, which Django sets to UTF8 on
     # its connections (convert_to would check every byte of it again).
     selected = ",\n       ".join(["c.external_id", *(f"textsend({sql})" for sql in segments)])
     return _PAGE.format(
         compact_tags=_compact_list("c.tags"),
         history_message=_HISTORY_MESSAGE,
-        context=_CONTEXT,
+        contexts="m.contexts" if eval_kind else "m.export_contexts",
+        context=_CONTEXT_TEXTS if eval_kind else "",
+        context_join="LEFT JOIN context ON context.answer_id = m.id\n" if eval_kind else "",
         vote=_VOTE,
         # Parquet holds the answers as JSON text (their types follow the rubric).
         annotation=_annotation(file_format == "parquet"),

@@ -6,19 +6,21 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db.models import JSONField, Value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotations.models import Feedback
+from annotations.models import Feedback, Message
 from annotations.payloads import ConversationIn
 from annotations.services.annotations import annotation_submit
 from annotations.services.ingest import conversation_ingest
 from exports import selectors, sql_rows
 from exports.options import export_options_clean
-from exports.rows import RowOptions, columns_for
+from exports.rows import RowOptions, _contexts, columns_for
 from exports.services import dataset
 from exports.services.dataset import dataset_export
 from exports.writers import csv_field
@@ -254,6 +256,40 @@ def test_split_exports_place_database_rows_as_python_rows(db, tmp_path, monkeypa
         slow_output, "raw", "jsonl", slow_manifest
     )
     assert fast_manifest["rows"] == slow_manifest["rows"]
+
+
+# Contexts as ingestion stores them, with what the export must turn into the five keys.
+ODD_CONTEXTS = [
+    {"id": "doc-7", "title": "브로커", "url": None, "text": HOSTILE, "score": 1},
+    "not an object",
+    {"id": 7, "text": {"nested": [1]}, "score": 1e-7, "extra": True},
+    {"score": "high", "title": "", "url": "https://x.example/?a=1,b=2"},
+]
+
+
+@pytest.mark.parametrize(
+    "contexts",
+    [ODD_CONTEXTS, [], [{}], {"not": "a list"}, "text", Value(None, JSONField())],
+    ids=["odd", "empty", "one-empty", "object", "string", "json-null"],
+)
+def test_the_database_keeps_each_answers_contexts_as_the_export_writes_them(db, contexts):
+    """The stored generated column (annotations migration 0016) that raw rows copy: the
+    JSON Python writes for the same contexts, as stored and after any update."""
+    answer = MessageFactory(contexts=[{"id": "before"}])
+    Message.objects.filter(pk=answer.pk).update(contexts=contexts)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT export_contexts FROM annotations_message WHERE id = %s", [answer.pk])
+        written = cursor.fetchone()[0]
+
+    stored = Message.objects.get(pk=answer.pk).contexts
+    assert orjson.loads(written) == _contexts(stored if isinstance(stored, list) else [])
+    if contexts == ODD_CONTEXTS:
+        # Whole-number scores as floats, and no space, as Python writes them.
+        assert written.startswith('[{"id":"doc-7","title":"브로커","url":null,"text":"He said')
+        assert (
+            '"score":1.0},{"id":"7","title":null,"url":null,"text":"{\\"nested\\": [1]}"' in written
+        )
 
 
 def test_redacted_exports_are_built_in_python(db):
