@@ -149,7 +149,7 @@ history AS (
     ) turn
     GROUP BY turn.answer_id
 ),
-{context}votes AS (
+votes AS (
     SELECT f.message_id,
            count(*) FILTER (WHERE f.rating = 'up') AS up,
            count(*) FILTER (WHERE f.rating = 'down') AS down,
@@ -198,28 +198,29 @@ SELECT m.id, label.versions, COALESCE(label.consensus_key, '[]'),
 FROM m
 JOIN conversation c ON c.id = m.conversation_id
 LEFT JOIN history ON history.answer_id = m.id
-{context_join}LEFT JOIN votes ON votes.message_id = m.id
+LEFT JOIN votes ON votes.message_id = m.id
 LEFT JOIN label ON label.message_id = m.id
 ORDER BY m.id
 """
 
 # The texts of an answer's retrieved contexts (eval's retrieved_contexts), as
-# exports.rows._contexts reads them: of the contexts that are objects, in order. Raw
-# rows copy the whole contexts PostgreSQL wrote when the message was stored.
-_CONTEXT_TEXTS = """context AS (
-    SELECT x.answer_id,
-           '[' || string_agg(to_json(COALESCE(x.value->>'text', ''))::text, ',') || ']' AS texts
-    FROM (
-        SELECT m.id AS answer_id, e.value
-        FROM m, jsonb_array_elements(
-            CASE WHEN jsonb_typeof(m.contexts) = 'array' THEN m.contexts END
-        ) WITH ORDINALITY AS e(value, n)
-        WHERE jsonb_typeof(e.value) = 'object'
-        ORDER BY m.id, e.n
-    ) x
-    GROUP BY x.answer_id
-),
-"""
+# exports.rows._contexts reads them: of the contexts that are objects, in order, a text
+# that is no string as its JSON text and a missing one as "". Where every context is an
+# object with a string text (as ingestion stores them), one jsonpath query takes them
+# out, written compact as _compact_list does. Raw rows copy the whole contexts as
+# PostgreSQL wrote them when the message was stored.
+_CONTEXT_TEXTS = """CASE
+    WHEN jsonb_typeof(m.contexts) = 'array' AND NOT jsonb_path_exists(
+        m.contexts,
+        '$[*] ? (@.type() != "object" || !(exists(@.text)) || @.text.type() != "string")')
+    THEN replace(jsonb_path_query_array(m.contexts, 'strict $[*].text')::text, '", "', '","')
+    ELSE (SELECT '[' || COALESCE(string_agg(to_json(COALESCE(e.value->>'text', ''))::text, ','
+                                            ORDER BY e.n), '') || ']'
+          FROM jsonb_array_elements(
+              CASE WHEN jsonb_typeof(m.contexts) = 'array' THEN m.contexts END
+          ) WITH ORDINALITY AS e(value, n)
+          WHERE jsonb_typeof(e.value) = 'object')
+    END"""
 
 # The feedback summary around its reasons, which Python counts (exports.rows.
 # reason_counts) and writes between the two.
@@ -266,7 +267,7 @@ _COLUMNS: dict[str, list[tuple[str, str | None, str]]] = {
         ("user_input", "COALESCE(history.user_input, '')", TEXT),
         _HISTORY,
         ("response", _ANSWER, TEXT),
-        ("retrieved_contexts", "COALESCE(context.texts, '[]')", JSON),
+        ("retrieved_contexts", "m.texts", JSON),
         ("reference", None, TEXT),
         ("labels", None, JSON),
         _FEEDBACK_SUMMARY,
@@ -399,16 +400,13 @@ def page_sql(kind: str, file_format: str) -> str:
     decoded into Python strings and encoded again.
     """
     segments, _ = line_layout(kind, file_format)
-    eval_kind = kind == "eval"
     # textsend: the text's bytes in the client encoding, which Django sets to UTF8 on
     # its connections (convert_to would check every byte of it again).
     selected = ",\n       ".join(["c.external_id", *(f"textsend({sql})" for sql in segments)])
     return _PAGE.format(
         compact_tags=_compact_list("c.tags"),
         history_message=_HISTORY_MESSAGE,
-        contexts="m.contexts" if eval_kind else "m.export_contexts",
-        context=_CONTEXT_TEXTS if eval_kind else "",
-        context_join="LEFT JOIN context ON context.answer_id = m.id\n" if eval_kind else "",
+        contexts=f"{_CONTEXT_TEXTS} AS texts" if kind == "eval" else "m.export_contexts",
         vote=_VOTE,
         # Parquet holds the answers as JSON text (their types follow the rubric).
         annotation=_annotation(file_format == "parquet"),

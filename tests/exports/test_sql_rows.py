@@ -269,21 +269,39 @@ ODD_CONTEXTS = [
 
 @pytest.mark.parametrize(
     "contexts",
-    [ODD_CONTEXTS, [], [{}], {"not": "a list"}, "text", Value(None, JSONField())],
-    ids=["odd", "empty", "one-empty", "object", "string", "json-null"],
+    [
+        ODD_CONTEXTS,
+        # Texts only strings: eval's texts taken out by one jsonpath query.
+        [{"text": 'a", "b'}, {"text": "ends in \\"}, {"text": HOSTILE, "id": 3}],
+        [],
+        [{}],
+        {"not": "a list"},
+        "text",
+        Value(None, JSONField()),
+    ],
+    ids=["odd", "texts", "empty", "one-empty", "object", "string", "json-null"],
 )
 def test_the_database_keeps_each_answers_contexts_as_the_export_writes_them(db, contexts):
-    """The stored generated column (annotations migration 0016) that raw rows copy: the
-    JSON Python writes for the same contexts, as stored and after any update."""
+    """The stored generated column (annotations migration 0016) that raw rows copy, and
+    the texts eval rows take out: the JSON Python writes for the same contexts, as
+    stored and after any update."""
     answer = MessageFactory(contexts=[{"id": "before"}])
     Message.objects.filter(pk=answer.pk).update(contexts=contexts)
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT export_contexts FROM annotations_message WHERE id = %s", [answer.pk])
-        written = cursor.fetchone()[0]
+        cursor.execute(
+            f"SELECT m.export_contexts, {sql_rows._CONTEXT_TEXTS} "  # noqa: S608
+            "FROM annotations_message m WHERE m.id = %s",
+            [answer.pk],
+        )
+        written, texts = cursor.fetchone()
 
     stored = Message.objects.get(pk=answer.pk).contexts
-    assert orjson.loads(written) == _contexts(stored if isinstance(stored, list) else [])
+    expected = _contexts(stored if isinstance(stored, list) else [])
+    assert orjson.loads(written) == expected
+    assert orjson.loads(texts) == [context["text"] for context in expected]
+    # Compact, as Python writes it (a quote inside a text is escaped).
+    assert '", "' not in texts
     if contexts == ODD_CONTEXTS:
         # Whole-number scores as floats, and no space, as Python writes them.
         assert written.startswith('[{"id":"doc-7","title":"브로커","url":null,"text":"He said')
