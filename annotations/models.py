@@ -119,6 +119,8 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
+    # On PostgreSQL the table also holds `export_contexts`, a stored generated column
+    # the raw export copies (migration 0016); the model does not declare it.
     class Role(models.TextChoices):
         SYSTEM = "system", "System"
         USER = "user", "User"
@@ -193,6 +195,8 @@ class Message(models.Model):
 
 
 class Feedback(models.Model):
+    # On PostgreSQL the table also holds `export_vote`, a stored generated column the
+    # raw export copies (migration 0017); the model does not declare it.
     class Rating(models.TextChoices):
         UP = "up", "Thumbs up"
         DOWN = "down", "Thumbs down"
@@ -432,6 +436,8 @@ class QueueFrontier(models.Model):
 
 
 class Annotation(models.Model):
+    # On PostgreSQL the table also holds `export_tail`, a stored generated column the
+    # raw export copies (migration 0017); the model does not declare it.
     class Source(models.TextChoices):
         HUMAN = "human", "Human"
         MODEL = "model", "Model"

@@ -90,34 +90,15 @@ def _compact_list(column: str) -> str:
               FROM jsonb_array_elements({column}) WITH ORDINALITY AS e(item, n)) END"""  # noqa: S608 - column is this module's own
 
 
-_VOTE = (
-    """'{"user":' || to_json(COALESCE(f.end_user, ''))
-    || ',"rating":' || """
-    + _json_string("f.rating", ("up", "down"))
-    + """
-    || ',"reasons":' || """
-    + _compact_list("f.reasons")
-    + """
-    || ',"comment":' || to_json(COALESCE(f.comment, ''))
-    || ',"source":' || """
-    + _json_string("f.source", ("api", "widget"))
-    + """
-    || ',"created_at":' || to_json(f.created_at)
-    || '}'"""
-)
-
-
 def _annotation(parquet: bool) -> str:
+    """A label as exports.rows.raw_row writes it; from corrected_answer on, as PostgreSQL
+    wrote it when the label was stored (annotations migration 0017)."""
     # Parquet holds the answers as JSON text (their types follow the rubric).
     answers = "to_json(a.answers)::text" if parquet else "a.answers"
     return f"""'{{"annotator":' || to_json(COALESCE(a.annotator_name, ''))
     || ',"source":' || {_json_string("a.source", ("human", "model"))}
     || ',"rubric_version":' || COALESCE(a.version::text, 'null')
-    || ',"answers":' || {answers}
-    || ',"corrected_answer":' || to_json(COALESCE(a.corrected_answer, ''))
-    || ',"created_at":' || to_json(a.created_at)
-    || ',"updated_at":' || to_json(a.updated_at)
-    || '}}'"""
+    || ',"answers":' || {answers} || a.export_tail"""
 
 
 _PAGE = """
@@ -155,14 +136,14 @@ votes AS (
            count(*) FILTER (WHERE f.rating = 'down') AS down,
            '[' || COALESCE(string_agg(to_json(f.comment)::text, ',')
                            FILTER (WHERE f.comment <> ''), '') || ']' AS comments,
-           '[' || string_agg({vote}, ',') || ']' AS votes,
+           -- Each vote as PostgreSQL wrote it when it was stored (migration 0017).
+           '[' || string_agg(f.export_vote, ',') || ']' AS votes,
            -- The votes' reason lists, counted in Python (exports.rows.reason_counts).
            string_agg(f.reasons::text, ',')
                FILTER (WHERE jsonb_typeof(f.reasons) = 'array' AND f.reasons <> '[]')
                AS reason_lists
     FROM (
-        SELECT f.message_id, f.end_user, f.rating, f.reasons, f.comment, f.source,
-               f.created_at
+        SELECT f.message_id, f.rating, f.reasons, f.comment, f.export_vote
         FROM m JOIN annotations_feedback f ON f.message_id = m.id
         ORDER BY f.message_id, f.created_at, f.id
     ) f
@@ -183,7 +164,7 @@ label AS (
         -- The answers as JSON text once, for the labels and the consensus.
         SELECT a.message_id, a.annotator_name, a.source, r.version,
                COALESCE(NULLIF(a.answers, 'null'::jsonb), '{{}}'::jsonb)::text AS answers,
-               a.corrected_answer, a.created_at, a.updated_at
+               a.corrected_answer, a.updated_at, a.export_tail
         FROM annotations_annotation a
         LEFT JOIN annotations_rubric r ON r.id = a.rubric_id
         WHERE a.message_id IN (SELECT m.id FROM m)
@@ -407,7 +388,6 @@ def page_sql(kind: str, file_format: str) -> str:
         compact_tags=_compact_list("c.tags"),
         history_message=_HISTORY_MESSAGE,
         contexts=f"{_CONTEXT_TEXTS} AS texts" if kind == "eval" else "m.export_contexts",
-        vote=_VOTE,
         # Parquet holds the answers as JSON text (their types follow the rubric).
         annotation=_annotation(file_format == "parquet"),
         columns=selected,

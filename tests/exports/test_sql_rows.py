@@ -14,7 +14,7 @@ from django.db.models import JSONField, Value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotations.models import Feedback, Message
+from annotations.models import Annotation, Feedback, Message
 from annotations.payloads import ConversationIn
 from annotations.services.annotations import annotation_submit
 from annotations.services.ingest import conversation_ingest
@@ -308,6 +308,52 @@ def test_the_database_keeps_each_answers_contexts_as_the_export_writes_them(db, 
         assert (
             '"score":1.0},{"id":"7","title":null,"url":null,"text":"{\\"nested\\": [1]}"' in written
         )
+
+
+def _iso(table: str, column: str, pk: int) -> str:
+    """A stored time as the export writes it (ISO 8601 in UTC, by the database)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT to_json({column}) #>> '{{}}' FROM {table} WHERE id = %s", [pk])  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+def test_the_database_keeps_each_vote_and_the_end_of_each_label_as_the_export_writes_them(db):
+    """The stored generated columns of annotations migration 0017, after an update made
+    in a session whose time zone is not UTC: what raw rows copy follows the row, with
+    times in UTC."""
+    labeled = build_labeled_project()
+    vote = Feedback.objects.filter(project=labeled.project).first()
+    label = Annotation.objects.filter(project=labeled.project).first()
+    with connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Asia/Seoul'")
+        try:
+            Feedback.objects.filter(pk=vote.pk).update(
+                rating="down", reasons=["incorrect", 3], comment=HOSTILE, source="widget"
+            )
+            Annotation.objects.filter(pk=label.pk).update(corrected_answer=HOSTILE)
+        finally:
+            cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.execute("SELECT export_vote FROM annotations_feedback WHERE id = %s", [vote.pk])
+        written_vote = cursor.fetchone()[0]
+        cursor.execute("SELECT export_tail FROM annotations_annotation WHERE id = %s", [label.pk])
+        written_tail = cursor.fetchone()[0]
+
+    vote.refresh_from_db()
+    assert orjson.loads(written_vote) == {
+        "user": vote.end_user,
+        "rating": "down",
+        "reasons": ["incorrect", "3"],
+        "comment": HOSTILE,
+        "source": "widget",
+        "created_at": _iso("annotations_feedback", "created_at", vote.pk),
+    }
+    assert orjson.loads('{"a":0' + written_tail) == {
+        "a": 0,
+        "corrected_answer": HOSTILE,
+        "created_at": _iso("annotations_annotation", "created_at", label.pk),
+        "updated_at": _iso("annotations_annotation", "updated_at", label.pk),
+    }
+    assert written_vote.endswith('+00:00"}') and written_tail.endswith('+00:00"}')
 
 
 def test_redacted_exports_are_built_in_python(db):
