@@ -115,12 +115,9 @@ conversation AS (
 ),
 history AS (
     SELECT turn.answer_id,
-           '[' || string_agg(turn.message, ',') || ']' AS messages,
-           (array_agg(turn.content) FILTER (WHERE turn.role = 'user'))[
-               count(*) FILTER (WHERE turn.role = 'user')] AS user_input
+           '[' || string_agg(turn.message, ',') || ']' AS messages{user_input}
     FROM (
-        SELECT m.id AS answer_id, h.role, COALESCE(h.content, '') AS content,
-               {history_message} AS message
+        SELECT m.id AS answer_id, h.role, h.content, {history_message} AS message
         FROM m
         -- An index scan per answer (one over the page's conversations, hashed and
         -- joined back to the answers, cost more).
@@ -202,6 +199,12 @@ _CONTEXT_TEXTS = """CASE
           ) WITH ORDINALITY AS e(value, n)
           WHERE jsonb_typeof(e.value) = 'object')
     END"""
+
+# The last user turn before an answer (eval's user_input), from its history; raw rows,
+# which do not need it, spare the aggregates.
+_USER_INPUT = """,
+           (array_agg(COALESCE(turn.content, '')) FILTER (WHERE turn.role = 'user'))[
+               count(*) FILTER (WHERE turn.role = 'user')] AS user_input"""
 
 # The feedback summary around its reasons, which Python counts (exports.rows.
 # reason_counts) and writes between the two.
@@ -388,6 +391,7 @@ def page_sql(kind: str, file_format: str) -> str:
         compact_tags=_compact_list("c.tags"),
         history_message=_HISTORY_MESSAGE,
         contexts=f"{_CONTEXT_TEXTS} AS texts" if kind == "eval" else "m.export_contexts",
+        user_input=_USER_INPUT if kind == "eval" else "",
         # Parquet holds the answers as JSON text (their types follow the rubric).
         annotation=_annotation(file_format == "parquet"),
         columns=selected,
