@@ -531,6 +531,10 @@ def _training_chat(history: list[dict[str, Any]], answer: str) -> list[dict[str,
     ] + [{"role": "assistant", "content": answer, "weight": TRAINED}]
 
 
+# What _contexts writes, and a raw row's votes and the end of its labels, PostgreSQL
+# also writes as rows are stored (annotations migrations 0016 and 0017), for the raw
+# pages of exports.sql_rows: a change here needs a migration that changes those too
+# (tests/exports/test_sql_rows.py compares the two).
 def _contexts(contexts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for context in contexts or []:

@@ -18,6 +18,13 @@ input per answer, cost more than the rest of the statement.
 Aggregates take their rows in the order of the sorted subquery they read, as
 PostgreSQL feeds a GroupAggregate (an `ORDER BY` inside the aggregate would sort
 again for every answer).
+
+What does not change from one export to the next is kept written by the database, in
+stored generated columns it fills whenever a row is inserted or changed: an answer's
+retrieved contexts (`export_contexts`, annotations migration 0016), each vote
+(`export_vote`) and the end of each label (`export_tail`, migration 0017). Raw pages
+copy them; those migrations hold the SQL that writes them, which must write what
+exports.rows writes.
 """
 
 from typing import Any
@@ -75,7 +82,8 @@ _HISTORY_MESSAGE = (
 
 
 def _compact_list(column: str) -> str:
-    """SQL for a jsonb list of strings (tags, vote reasons) as compact JSON text, as
+    """SQL for a jsonb list of strings (a conversation's tags; annotations migration 0017
+    writes a vote's reasons the same way) as compact JSON text, as
     exports.rows.string_list writes it: PostgreSQL writes `["a", "b"]`, and between two
     strings `", "` can only be a separator (a quote inside a string is escaped). An
     item that is no string (only the admin or SQL could store one) becomes its JSON
