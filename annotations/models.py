@@ -120,7 +120,10 @@ class Conversation(models.Model):
 
 class Message(models.Model):
     # On PostgreSQL the table also holds `export_contexts`, a stored generated column
-    # the raw export copies (migration 0016); the model does not declare it.
+    # the raw export copies (migration 0016); the model does not declare it. It is
+    # computed from `contexts`: PostgreSQL refuses to change that column's type while it
+    # depends on it, and dropping `contexts` would drop it too, so a migration that
+    # alters or removes `contexts` must drop it first and add it again (see 0016).
     class Role(models.TextChoices):
         SYSTEM = "system", "System"
         USER = "user", "User"
@@ -196,7 +199,10 @@ class Message(models.Model):
 
 class Feedback(models.Model):
     # On PostgreSQL the table also holds `export_vote`, a stored generated column the
-    # raw export copies (migration 0017); the model does not declare it.
+    # raw export copies (migration 0017); the model does not declare it. It is computed
+    # from end_user, rating, reasons, comment, source and created_at: a migration that
+    # alters the type of one of those (a longer max_length included) or removes it must
+    # drop it first and add it again (see 0017).
     class Rating(models.TextChoices):
         UP = "up", "Thumbs up"
         DOWN = "down", "Thumbs down"
@@ -437,7 +443,9 @@ class QueueFrontier(models.Model):
 
 class Annotation(models.Model):
     # On PostgreSQL the table also holds `export_tail`, a stored generated column the
-    # raw export copies (migration 0017); the model does not declare it.
+    # raw export copies (migration 0017); the model does not declare it. It is computed
+    # from corrected_answer, created_at and updated_at: a migration that alters the type
+    # of one of those or removes it must drop it first and add it again (see 0017).
     class Source(models.TextChoices):
         HUMAN = "human", "Human"
         MODEL = "model", "Model"

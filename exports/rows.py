@@ -226,8 +226,9 @@ def corrected_answer(item: Item) -> str:
 
 
 def string_list(value: Any) -> list[str]:
-    """A list of strings (tags, a vote's reasons): an item that is no string (only the
-    admin or SQL could store one) as its JSON text, a value that is no list as []."""
+    """A list of strings (tags, a vote's reasons): an item that is no string (only SQL
+    can store one now; the admin refuses them) as its JSON text, a value that is no
+    list as []."""
     if not isinstance(value, list):
         return []
     return [item if isinstance(item, str) else _json_text(item) for item in value]
@@ -540,21 +541,29 @@ def _contexts(contexts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for context in contexts or []:
         if not isinstance(context, dict):
             continue
-        score = context.get("score")
         rows.append(
             {
                 "id": _text_or_none(context.get("id")),
                 "title": _text_or_none(context.get("title")),
                 "url": _text_or_none(context.get("url")),
                 "text": _text_or_none(context.get("text")) or "",
-                "score": (
-                    float(score)
-                    if isinstance(score, int | float) and not isinstance(score, bool)
-                    else None
-                ),
+                "score": _score(context.get("score")),
             }
         )
     return rows
+
+
+def _score(value: Any) -> float | None:
+    """A context's score as a float: None if it is no number, or one at or beyond 1e308
+    (only SQL can store such a number; a float holds none beyond 1.8e308), and 0.0 if it
+    is nearer zero than 1e-307, as annotations migration 0016 writes them."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if abs(value) >= 1e308:
+        return None
+    if abs(value) < 1e-307:
+        return 0.0
+    return float(value)
 
 
 def _text_or_none(value: Any) -> str | None:

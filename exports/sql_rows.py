@@ -7,7 +7,10 @@ the counted reasons of the feedback summary and the columns that need the rubric
 (consensus, agreement, corrected answer, reference, labels: see RowEncoder). The
 values are the same as Python's; the text may differ where PostgreSQL writes JSON
 objects stored in the database (tool calls, label answers) with a space after each
-comma and colon.
+comma and colon. One exception, for data only SQL can store: a number where a text
+belongs (a context's id or text, an item of a list of strings) becomes the number's
+text as PostgreSQL keeps it (`1.50`, `0.0000001`), where Python writes the float it
+reads (`1.5`, `1e-07`).
 
 Each part of a row is read for the whole page at once (the page's conversations by
 one index scan over an array of keys; the messages before each answer, its votes and
@@ -81,15 +84,22 @@ _HISTORY_MESSAGE = (
 )
 
 
+# A jsonpath filter for the items of a list that PostgreSQL's text of the list does not
+# write as compact JSON by dropping the space after each separator: items that are no
+# string, and the strings `, ` and those that end in `", ` (written `", "` and
+# `"...\", "`, which read as a separator).
+_NOT_PLAIN_STRINGS = r"""'strict $[*] ? (@.type() != "string" || @ like_regex "(^, |\", )$")'"""
+
+
 def _compact_list(column: str) -> str:
     """SQL for a jsonb list of strings (a conversation's tags; annotations migration 0017
     writes a vote's reasons the same way) as compact JSON text, as
-    exports.rows.string_list writes it: PostgreSQL writes `["a", "b"]`, and between two
-    strings `", "` can only be a separator (a quote inside a string is escaped). An
-    item that is no string (only the admin or SQL could store one) becomes its JSON
-    text, and a value that is no list an empty list."""
+    exports.rows.string_list writes it. PostgreSQL writes `["a", "b"]`; where no item
+    is left out by _NOT_PLAIN_STRINGS, `", "` can only be a separator. Otherwise each
+    item is written on its own: a string as it is, anything else (which only SQL can
+    store now) as its JSON text. A value that is no list is an empty list."""
     return f"""CASE WHEN COALESCE(jsonb_typeof({column}), '') <> 'array' THEN '[]'
-        WHEN NOT jsonb_path_exists({column}, 'strict $[*] ? (@.type() != "string")')
+        WHEN NOT jsonb_path_exists({column}, {_NOT_PLAIN_STRINGS})
         THEN replace({column}::text, '", "', '","')
         ELSE (SELECT '[' || string_agg(CASE WHEN jsonb_typeof(e.item) = 'string'
                                             THEN e.item::text
@@ -192,13 +202,17 @@ ORDER BY m.id
 # The texts of an answer's retrieved contexts (eval's retrieved_contexts), as
 # exports.rows._contexts reads them: of the contexts that are objects, in order, a text
 # that is no string as its JSON text and a missing one as "". Where every context is an
-# object with a string text (as ingestion stores them), one jsonpath query takes them
-# out, written compact as _compact_list does. Raw rows copy the whole contexts as
-# PostgreSQL wrote them when the message was stored.
-_CONTEXT_TEXTS = """CASE
-    WHEN jsonb_typeof(m.contexts) = 'array' AND NOT jsonb_path_exists(
-        m.contexts,
-        '$[*] ? (@.type() != "object" || !(exists(@.text)) || @.text.type() != "string")')
+# object (a strict check: a lax one would look inside nested lists) with a string
+# text that cannot read as a separator (see _NOT_PLAIN_STRINGS), as ingestion stores them,
+# one jsonpath query takes them out, written compact as _compact_list does. Raw rows
+# copy the whole contexts as PostgreSQL wrote them when the message was stored.
+_CONTEXT_TEXTS = r"""CASE
+    WHEN jsonb_typeof(m.contexts) = 'array'
+         AND NOT jsonb_path_exists(m.contexts, 'strict $[*] ? (@.type() != "object")')
+         AND NOT jsonb_path_exists(
+             m.contexts,
+             '$[*] ? (!(exists(@.text)) || @.text.type() != "string"
+                      || @.text like_regex "(^, |\", )$")')
     THEN replace(jsonb_path_query_array(m.contexts, 'strict $[*].text')::text, '", "', '","')
     ELSE (SELECT '[' || COALESCE(string_agg(to_json(COALESCE(e.value->>'text', ''))::text, ','
                                             ORDER BY e.n), '') || ']'

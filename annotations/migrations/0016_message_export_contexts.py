@@ -14,7 +14,9 @@ no such function): Django names its columns in every statement it writes, and so
 does the ingestion's COPY.
 
 `export_contexts_json` is declared IMMUTABLE, which a generated column requires: it
-is, for the types it converts (text, and float8 with the default extra_float_digits).
+is, for the types it converts (text, and float8 with extra_float_digits fixed to 1, the
+default, which writes the shortest text that reads back as the same float, as Python
+does).
 Adding the column rewrites the messages table once, under an exclusive lock (about
 10 seconds a million messages, a quarter of them answers with contexts, on a
 two-core machine).
@@ -24,10 +26,11 @@ from django.db import migrations
 
 FUNCTION = r"""
 CREATE FUNCTION export_contexts_json(contexts jsonb) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $function$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET extra_float_digits = 1 AS $function$
 DECLARE
     parts text[] := '{}';
     context jsonb;
+    number numeric;
     score text;
 BEGIN
     IF jsonb_typeof(contexts) IS DISTINCT FROM 'array' THEN
@@ -35,8 +38,16 @@ BEGIN
     END IF;
     FOR context IN SELECT jsonb_array_elements(contexts) LOOP
         CONTINUE WHEN jsonb_typeof(context) <> 'object';
-        score := CASE WHEN jsonb_typeof(context->'score') = 'number'
-                      THEN (context->>'score')::float8::text END;
+        score := NULL;
+        IF jsonb_typeof(context->'score') = 'number' THEN
+            number := (context->'score')::numeric;
+            -- At or beyond 1e308 (only SQL could store such a number; a float holds
+            -- none beyond 1.8e308) no score rather than an insert that fails, and 0.0
+            -- nearer zero than 1e-307, as exports.rows._score reads them.
+            score := CASE WHEN abs(number) >= 1e308 THEN NULL
+                          WHEN abs(number) < 1e-307 THEN '0'
+                          ELSE number::float8::text END;
+        END IF;
         parts := parts || (
             '{"id":' || COALESCE(to_json(context->>'id')::text, 'null')
             || ',"title":' || COALESCE(to_json(context->>'title')::text, 'null')

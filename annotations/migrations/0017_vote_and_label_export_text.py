@@ -23,7 +23,7 @@ columns rewrites both tables once, under an exclusive lock.
 
 from django.db import migrations
 
-# A list of strings as compact JSON, as exports.sql_rows._compact_list writes it.
+# A vote's reasons as compact JSON, as exports.sql_rows._compact_list writes a list.
 VOTE_FUNCTION = r"""
 CREATE FUNCTION export_vote_json(
     p_end_user text, p_rating text, p_reasons jsonb, p_comment text, p_source text,
@@ -34,7 +34,10 @@ SELECT '{"user":' || to_json(COALESCE(p_end_user, ''))
     || ',"rating":' || to_json(COALESCE(p_rating, ''))
     || ',"reasons":' || CASE
         WHEN COALESCE(jsonb_typeof(p_reasons), '') <> 'array' THEN '[]'
-        WHEN NOT jsonb_path_exists(p_reasons, 'strict $[*] ? (@.type() != "string")')
+        -- Items that are no string, `, ` and strings ending in `", ` (written `", "`
+        -- and `\", "`, which would read as a separator) are written one by one.
+        WHEN NOT jsonb_path_exists(
+            p_reasons, 'strict $[*] ? (@.type() != "string" || @ like_regex "(^, |\", )$")')
         THEN replace(p_reasons::text, '", "', '","')
         ELSE (SELECT '[' || string_agg(CASE WHEN jsonb_typeof(e.item) = 'string'
                                             THEN e.item::text

@@ -10,7 +10,6 @@ import orjson
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
-from django.db.models import JSONField, Value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,8 +45,9 @@ def _hostile_answers(project, rubric_v1):
     conversation = ConversationFactory(
         project=project,
         external_id='odd, "one"',
-        # A tag whose text looks like the separator PostgreSQL writes between items.
-        tags=["x", HOSTILE, 'a", "b', 7],
+        # A tag whose text looks like the separator PostgreSQL writes between items,
+        # and one that PostgreSQL's text of the list would run into the next separator.
+        tags=["x", HOSTILE, 'a", "b', 7, 'ends", '],
         end_user=HOSTILE,
     )
     MessageFactory(
@@ -104,7 +104,7 @@ def _hostile_answers(project, rubric_v1):
     for n, (rating, reasons, comment) in enumerate(
         [
             ("down", ["incorrect", "나쁨"], HOSTILE),
-            ("down", ["나쁨", "a"], ""),
+            ("down", ["나쁨", "a", 'yes", '], ""),
             ("up", [], '좋아요, "정말"'),
             ("down", ["incorrect"], ""),
             # What only SQL could store: reasons that are no list, or not strings.
@@ -171,6 +171,7 @@ def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, k
             {"reason": "3", "count": 1},
             {"reason": "a", "count": 1},
             {"reason": "null", "count": 1},
+            {"reason": 'yes", ', "count": 1},
             {"reason": '{"k": [1, "b"]}', "count": 1},
         ]
         odd_vote = next(vote for vote in hostile["votes"] if vote["user"] == "v-5")
@@ -184,7 +185,7 @@ def test_database_rows_equal_the_rows_python_builds(db, tmp_path, monkeypatch, k
             # Lists of strings as compact as Python writes them.
             assert b'"tags":["x","He said' in written
             assert b'"reasons":["incorrect","\xeb\x82\x98\xec\x81\xa8"]' in written
-        assert hostile["tags"] == ["x", HOSTILE, 'a", "b', "7"]
+        assert hostile["tags"] == ["x", HOSTILE, 'a", "b', "7", 'ends", ']
         assert hostile["consensus"]["errors"] == ["hallucination"]
     else:
         assert hostile["reference"] == f"{HOSTILE} (better)"
@@ -267,47 +268,101 @@ ODD_CONTEXTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "contexts",
-    [
-        ODD_CONTEXTS,
-        # Texts only strings: eval's texts taken out by one jsonpath query.
-        [{"text": 'a", "b'}, {"text": "ends in \\"}, {"text": HOSTILE, "id": 3}],
-        [],
-        [{}],
-        {"not": "a list"},
-        "text",
-        Value(None, JSONField()),
-    ],
-    ids=["odd", "texts", "empty", "one-empty", "object", "string", "json-null"],
-)
-def test_the_database_keeps_each_answers_contexts_as_the_export_writes_them(db, contexts):
-    """The stored generated column (annotations migration 0016) that raw rows copy, and
-    the texts eval rows take out: the JSON Python writes for the same contexts, as
-    stored and after any update."""
+def _stored_contexts(contexts_json: str) -> tuple[str, str, list]:
+    """An answer's contexts stored as this JSON text (SQL can store what Python cannot
+    write), then (export_contexts, eval's texts, the contexts as Django reads them)."""
     answer = MessageFactory(contexts=[{"id": "before"}])
-    Message.objects.filter(pk=answer.pk).update(contexts=contexts)
-
     with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotations_message SET contexts = %s::jsonb WHERE id = %s",
+            [contexts_json, answer.pk],
+        )
         cursor.execute(
             f"SELECT m.export_contexts, {sql_rows._CONTEXT_TEXTS} "  # noqa: S608
             "FROM annotations_message m WHERE m.id = %s",
             [answer.pk],
         )
         written, texts = cursor.fetchone()
+    return written, texts, Message.objects.get(pk=answer.pk).contexts
 
-    stored = Message.objects.get(pk=answer.pk).contexts
+
+@pytest.mark.parametrize(
+    "contexts_json",
+    [
+        json.dumps(ODD_CONTEXTS),
+        # Texts only strings: eval's texts taken out by one jsonpath query.
+        json.dumps([{"text": 'a", "b'}, {"text": "ends in \\"}, {"text": HOSTILE, "id": 3}]),
+        # A text ending in `", `, which PostgreSQL writes as `\", "`.
+        json.dumps([{"text": 'He said "yes", '}, {"text": "b"}]),
+        # Lists inside the list: no contexts (a lax jsonpath would look inside).
+        '[[{"text": "a"}], [], {"text": "b"}]',
+        # Scores near and beyond a float's range.
+        '[{"score": 1e400}, {"score": 1e-400}, {"score": 1.5e307}, {"score": -2}]',
+        "[]",
+        "[{}]",
+        '{"not": "a list"}',
+        '"text"',
+        "null",
+    ],
+    ids=[
+        "odd",
+        "texts",
+        "ends-in-separator",
+        "nested",
+        "scores",
+        "empty",
+        "one-empty",
+        "object",
+        "string",
+        "json-null",
+    ],
+)
+def test_the_database_keeps_each_answers_contexts_as_the_export_writes_them(db, contexts_json):
+    """The stored generated column (annotations migration 0016) that raw rows copy, and
+    the texts eval rows take out: the JSON Python writes for the same contexts, as
+    stored and after any update."""
+    written, texts, stored = _stored_contexts(contexts_json)
+
     expected = _contexts(stored if isinstance(stored, list) else [])
     assert orjson.loads(written) == expected
     assert orjson.loads(texts) == [context["text"] for context in expected]
-    # Compact, as Python writes it (a quote inside a text is escaped).
-    assert '", "' not in texts
-    if contexts == ODD_CONTEXTS:
+    if contexts_json == json.dumps(ODD_CONTEXTS):
         # Whole-number scores as floats, and no space, as Python writes them.
         assert written.startswith('[{"id":"doc-7","title":"브로커","url":null,"text":"He said')
         assert (
             '"score":1.0},{"id":"7","title":null,"url":null,"text":"{\\"nested\\": [1]}"' in written
         )
+    if "1e400" in contexts_json:
+        assert [context["score"] for context in orjson.loads(written)] == [None, 0.0, 1.5e307, -2.0]
+
+
+# Strings with what JSON escapes, and endings PostgreSQL's list text makes look like a
+# separator.
+LIST_ITEMS = st.one_of(TEXTS, st.sampled_from(['", ', 'a", ', "\\", '\\", ', '", "', ", "]))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LIST_ITEMS, max_size=6))
+def test_the_database_writes_lists_of_strings_as_python_does(db, items):
+    """Tags (_compact_list), a vote's reasons (migration 0017) and eval's texts of
+    contexts (_CONTEXT_TEXTS), against Python's JSON of the same list."""
+    contexts = json.dumps([{"text": item} for item in items])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql_rows._compact_list('t.items')}, "  # noqa: S608
+            "export_vote_json('u', 'up', t.items, '', 'api', now()), "
+            f"{sql_rows._CONTEXT_TEXTS} "
+            "FROM (SELECT %s::jsonb AS items, %s::jsonb AS contexts) t, "
+            "LATERAL (SELECT t.contexts) AS m(contexts)",
+            [json.dumps(items), contexts],
+        )
+        tags, vote, texts = cursor.fetchone()
+
+    assert orjson.loads(tags) == items
+    assert orjson.loads(vote)["reasons"] == items
+    assert orjson.loads(texts) == items
+    # Compact, as Python writes lists.
+    assert tags.encode() == orjson.dumps(items)
 
 
 def _iso(table: str, column: str, pk: int) -> str:
