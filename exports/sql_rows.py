@@ -7,7 +7,7 @@ the counted reasons of the feedback summary and the columns that need the rubric
 (consensus, agreement, corrected answer, reference, labels: see RowEncoder). The
 values are the same as Python's; the text may differ where PostgreSQL writes JSON
 objects stored in the database (tool calls, label answers) with a space after each
-comma and colon. One exception, for data only SQL can store: a number where a text
+comma and colon, and eval's retrieved_contexts with one after each comma. One exception, for data only SQL can store: a number where a text
 belongs (a context's id or text, an item of a list of strings) becomes the number's
 text as PostgreSQL keeps it (`1.50`, `0.0000001`), where Python writes the float it
 reads (`1.5`, `1e-07`).
@@ -202,18 +202,17 @@ ORDER BY m.id
 # The texts of an answer's retrieved contexts (eval's retrieved_contexts), as
 # exports.rows._contexts reads them: of the contexts that are objects, in order, a text
 # that is no string as its JSON text and a missing one as "". Where every context is an
-# object (a strict check: a lax one would look inside nested lists) with a string
-# text that cannot read as a separator (see _NOT_PLAIN_STRINGS), as ingestion stores them,
-# one jsonpath query takes them out, written compact as _compact_list does. Raw rows
-# copy the whole contexts as PostgreSQL wrote them when the message was stored.
-_CONTEXT_TEXTS = r"""CASE
-    WHEN jsonb_typeof(m.contexts) = 'array'
-         AND NOT jsonb_path_exists(m.contexts, 'strict $[*] ? (@.type() != "object")')
-         AND NOT jsonb_path_exists(
-             m.contexts,
-             '$[*] ? (!(exists(@.text)) || @.text.type() != "string"
-                      || @.text like_regex "(^, |\", )$")')
-    THEN replace(jsonb_path_query_array(m.contexts, 'strict $[*].text')::text, '", "', '","')
+# object with a string text, as ingestion stores them, one jsonpath query takes them
+# out (a strict check, which a list nested in the list fails: a lax one would look
+# inside it), written as PostgreSQL writes a list, with a space after each comma
+# (making it compact would need a check of every text for what reads as a separator,
+# see _NOT_PLAIN_STRINGS, which cost more than the rest of this column). Raw rows copy
+# the whole contexts as PostgreSQL wrote them when the message was stored.
+_CONTEXT_TEXTS = """CASE
+    WHEN jsonb_typeof(m.contexts) = 'array' AND NOT jsonb_path_exists(m.contexts,
+         'strict $[*] ? (@.type() != "object" || (@.text.type() == "string") is unknown
+                         || @.text.type() != "string")')
+    THEN jsonb_path_query_array(m.contexts, 'strict $[*].text')::text
     ELSE (SELECT '[' || COALESCE(string_agg(to_json(COALESCE(e.value->>'text', ''))::text, ','
                                             ORDER BY e.n), '') || ']'
           FROM jsonb_array_elements(
