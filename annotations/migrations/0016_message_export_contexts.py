@@ -18,7 +18,7 @@ is, for the types it converts (text, and float8 with extra_float_digits fixed to
 default, which writes the shortest text that reads back as the same float, as Python
 does).
 Adding the column rewrites the messages table once, under an exclusive lock (about
-10 seconds a million messages, a quarter of them answers with contexts, on a
+15 seconds a million messages, a quarter of them answers with contexts, on a
 two-core machine).
 """
 
