@@ -18,6 +18,7 @@ with the kind's columns, in order) or None when the item yields no row of that k
 """
 
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -554,16 +555,15 @@ def _contexts(contexts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _score(value: Any) -> float | None:
-    """A context's score as a float: None if it is no number, or one at or beyond 1e308
-    (only SQL can store such a number; a float holds none beyond 1.8e308), and 0.0 if it
-    is nearer zero than 1e-307, as annotations migration 0016 writes them."""
+    """A context's score as a float: None if it is no number or one beyond a float's
+    range (only SQL can store such a number), as annotations migration 0016 writes it."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
-    if abs(value) >= 1e308:
+    try:
+        number = float(value)
+    except OverflowError:
         return None
-    if abs(value) < 1e-307:
-        return 0.0
-    return float(value)
+    return number if math.isfinite(number) else None
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -7,10 +7,11 @@ the counted reasons of the feedback summary and the columns that need the rubric
 (consensus, agreement, corrected answer, reference, labels: see RowEncoder). The
 values are the same as Python's; the text may differ where PostgreSQL writes JSON
 objects stored in the database (tool calls, label answers) with a space after each
-comma and colon, and eval's retrieved_contexts with one after each comma. One exception, for data only SQL can store: a number where a text
-belongs (a context's id or text, an item of a list of strings) becomes the number's
-text as PostgreSQL keeps it (`1.50`, `0.0000001`), where Python writes the float it
-reads (`1.5`, `1e-07`).
+comma and colon, eval's retrieved_contexts with one after each comma, and scores of
+1e15 and more as `1e+15`. One exception, for data only SQL can store: a number where
+a text belongs (a context's id or text, an item of a list of strings) becomes the
+number's text as PostgreSQL keeps it (`1.50`, `0.0000001`), where Python writes the
+float it reads (`1.5`, `1e-07`).
 
 Each part of a row is read for the whole page at once (the page's conversations by
 one index scan over an array of keys; the messages before each answer, its votes and
@@ -213,7 +214,7 @@ _CONTEXT_TEXTS = """CASE
          'strict $[*] ? (@.type() != "object" || (@.text.type() == "string") is unknown
                          || @.text.type() != "string")')
     THEN jsonb_path_query_array(m.contexts, 'strict $[*].text')::text
-    ELSE (SELECT '[' || COALESCE(string_agg(to_json(COALESCE(e.value->>'text', ''))::text, ','
+    ELSE (SELECT '[' || COALESCE(string_agg(to_json(COALESCE(e.value->>'text', ''))::text, ', '
                                             ORDER BY e.n), '') || ']'
           FROM jsonb_array_elements(
               CASE WHEN jsonb_typeof(m.contexts) = 'array' THEN m.contexts END

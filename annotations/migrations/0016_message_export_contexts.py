@@ -41,11 +41,14 @@ BEGIN
         score := NULL;
         IF jsonb_typeof(context->'score') = 'number' THEN
             number := (context->'score')::numeric;
-            -- At or beyond 1e308 (only SQL could store such a number; a float holds
-            -- none beyond 1.8e308) no score rather than an insert that fails, and 0.0
-            -- nearer zero than 1e-307, as exports.rows._score reads them.
-            score := CASE WHEN abs(number) >= 1e308 THEN NULL
-                          WHEN abs(number) < 1e-307 THEN '0'
+            -- Beyond a float's range (only SQL could store such a number) no score,
+            -- rather than an insert that fails, as exports.rows._score reads it; a
+            -- number nearer zero than the smallest float, 0.0. The bounds are the
+            -- halfway points past which a float rounds to infinity or to zero.
+            score := CASE WHEN abs(number) >= 1.797693134862315807937289714053034150799e308
+                          THEN NULL
+                          WHEN abs(number) <= 2.4703282292062327208828439643e-324
+                          THEN '0'
                           ELSE number::float8::text END;
         END IF;
         parts := parts || (

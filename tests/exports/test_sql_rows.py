@@ -297,7 +297,8 @@ def _stored_contexts(contexts_json: str) -> tuple[str, str, list]:
         # Lists inside the list: no contexts (a lax jsonpath would look inside).
         '[[{"text": "a"}], [], {"text": "b"}]',
         # Scores near and beyond a float's range.
-        '[{"score": 1e400}, {"score": 1e-400}, {"score": 1.5e307}, {"score": -2}]',
+        '[{"score": 1e400}, {"score": 1e-400}, {"score": 1.7e308}, {"score": 5e-324},'
+        ' {"score": -2}]',
         "[]",
         "[{}]",
         '{"not": "a list"}',
@@ -333,7 +334,8 @@ def test_the_database_keeps_each_answers_contexts_as_the_export_writes_them(db, 
             '"score":1.0},{"id":"7","title":null,"url":null,"text":"{\\"nested\\": [1]}"' in written
         )
     if "1e400" in contexts_json:
-        assert [context["score"] for context in orjson.loads(written)] == [None, 0.0, 1.5e307, -2.0]
+        scores = [context["score"] for context in orjson.loads(written)]
+        assert scores == [None, 0.0, 1.7e308, 5e-324, -2.0]
 
 
 # Strings with what JSON escapes, and endings PostgreSQL's list text makes look like a
@@ -360,6 +362,7 @@ def test_the_database_writes_lists_of_strings_as_python_does(db, items):
 
     assert orjson.loads(tags) == items
     assert orjson.loads(vote)["reasons"] == items
+    assert f'"reasons":{orjson.dumps(items).decode()},' in vote
     assert orjson.loads(texts) == items
     # Compact, as Python writes lists.
     assert tags.encode() == orjson.dumps(items)
