@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from exports.redaction import redact_pii, redact_pii_json
 
 # 2: SFT messages carry OpenAI's "weight"; a preference row per correction.
@@ -224,6 +226,16 @@ def corrected_answer(item: Item) -> str:
         if text and text != original and stamp >= latest_at:
             latest, latest_at = annotation["corrected_answer"], stamp
     return latest
+
+
+def json_loads(text: str) -> Any:
+    """JSON text read from the database. orjson refuses numbers beyond a float's range
+    and integers beyond 64 bits, which jsonb holds (only SQL can store them): those
+    are read by the standard library, as integers and infinities."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def string_list(value: Any) -> list[str]:

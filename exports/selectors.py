@@ -24,7 +24,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import orjson
 import psycopg
 import psycopg.sql
 from django.conf import settings
@@ -46,6 +45,7 @@ from annotations.models import (
 )
 from annotations.selectors import message_filter
 from exports.models import ExportJob
+from exports.rows import json_loads
 
 PAGE_SIZE = 2000
 # Pages of ids listed by one statement (export_pages).
@@ -304,12 +304,12 @@ class _Reader:
 
 
 def _json(text: str | None) -> Any:
-    return orjson.loads(text) if text else None
+    return json_loads(text) if text else None
 
 
 def _json_list(text: str) -> Any:
     # Most lists in an export are empty: skip the parser for them.
-    return [] if text == "[]" else orjson.loads(text) or []
+    return [] if text == "[]" else json_loads(text) or []
 
 
 def _conversations_statement(conversation_ids: Iterable[int]) -> Statement:
@@ -622,7 +622,7 @@ def _items_postgresql(
     *, project: Project, filters: dict[str, Any], page_size: int
 ) -> Iterator[list[dict[str, Any]]]:
     for rows in export_pages(project=project, filters=filters, sql=_ITEMS_SQL, page_size=page_size):
-        yield [orjson.loads(text) for _, text in rows]
+        yield [json_loads(text) for _, text in rows]
 
 
 def _submit_related(reader: _Reader, project_id: int, answers: list[tuple]) -> list[Future]:

@@ -44,6 +44,7 @@ from exports.rows import (
     answers_by_question,
     consensus_of,
     corrected_answer,
+    json_loads,
     reason_counts,
     reference_answer,
 )
@@ -539,7 +540,7 @@ class RowEncoder:
             return b"[]"
         found = self.reasons_cache.get(reason_lists)
         if found is None:
-            counted = orjson.dumps(reason_counts(orjson.loads("[" + reason_lists + "]")))
+            counted = orjson.dumps(reason_counts(json_loads("[" + reason_lists + "]")))
             # Inside the summary's quoted CSV field.
             found = counted.replace(b'"', b'""') if self.csv else counted
             _cache_put(self.reasons_cache, reason_lists, found)

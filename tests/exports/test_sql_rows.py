@@ -368,6 +368,47 @@ def test_the_database_writes_lists_of_strings_as_python_does(db, items):
     assert tags.encode() == orjson.dumps(items)
 
 
+@pytest.mark.parametrize("file_format", ["jsonl", "parquet"])
+def test_numbers_beyond_what_orjson_reads_export_alike_both_ways(
+    db, tmp_path, monkeypatch, file_format
+):
+    """Numbers only SQL can store, beyond 64 bits or a float's range, where the export
+    writes text or a float: both builders write them, and alike."""
+    labeled = build_labeled_project()
+    answer = (
+        Message.objects.filter(project=labeled.project, role="assistant", feedback__isnull=False)
+        .select_related("conversation")
+        .first()
+    )
+    huge = "1" + "0" * 400
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotations_message SET contexts = %s::jsonb WHERE id = %s",
+            [f'[{{"id": {huge}, "text": "t", "score": {huge}}}, {{"score": 1e400}}]', answer.pk],
+        )
+        cursor.execute(
+            "UPDATE annotations_feedback SET reasons = %s::jsonb WHERE message_id = %s",
+            [f'["a", {huge}]', answer.pk],
+        )
+
+    _, fast_manifest, fast_output = _export(labeled.project, tmp_path, "raw", file_format, "db")
+    monkeypatch.setattr(dataset, "database_writes_rows", lambda options: False)
+    _, slow_manifest, slow_output = _export(labeled.project, tmp_path, "raw", file_format, "python")
+
+    fast_rows = _rows(fast_output, "raw", file_format, fast_manifest)["all"]
+    assert fast_rows == _rows(slow_output, "raw", file_format, slow_manifest)["all"]
+    row = next(
+        row
+        for row in fast_rows
+        if (row["conversation_id"], row["message_id"])
+        == (answer.conversation.external_id, answer.external_id)
+    )
+    assert [context["id"] for context in row["contexts"]] == [huge, None]
+    assert [context["score"] for context in row["contexts"]] == [None, None]
+    assert ["a", huge] in [vote["reasons"] for vote in row["votes"]]
+    assert {"reason": huge, "count": 1} in row["feedback"]["reasons"]
+
+
 def _iso(table: str, column: str, pk: int) -> str:
     """A stored time as the export writes it (ISO 8601 in UTC, by the database)."""
     with connection.cursor() as cursor:
