@@ -248,6 +248,8 @@ def string_list(value: Any) -> list[str]:
 
 
 def _json_text(value: Any) -> str:
+    """A value as PostgreSQL writes a jsonb's text (a space after each comma and colon),
+    as the database builder writes what is no string where text belongs."""
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -583,7 +585,7 @@ def _text_or_none(value: Any) -> str | None:
     number, an object) as its JSON text, as PostgreSQL's `->>` gives it."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return _json_text(value)
 
 
 def raw_row(item: Item, questions_by_version: QuestionsByVersion, options: RowOptions) -> Row:

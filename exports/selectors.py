@@ -52,8 +52,8 @@ PAGE_SIZE = 2000
 LISTED_PAGES = 5
 MESSAGE_FILTER_KEYS = ("since", "until", "model", "prompt_name", "prompt_version", "tags", "rating")
 
-# JSON columns are read as text and parsed with orjson, several times faster than the
-# json.loads that JSONField applies to every value.
+# JSON columns are read as text and parsed with orjson (exports.rows.json_loads),
+# several times faster than the json.loads that JSONField applies to every value.
 ANSWER_FIELDS = (
     "id",
     "conversation_id",
@@ -173,11 +173,12 @@ class _Reader:
     the next pages are read while the caller turns this one into rows. Outside a
     transaction they run over `settings.EXPORT_READ_CONNECTIONS` connections of the
     reader's own, one statement each at a time: the database works on several pages
-    at once, each on a core, all on one snapshot (_share_snapshot). Inside a transaction (a caller's, or a test's) they run
-    on the caller's own connection, one at a time, so that a page is read as the
-    caller would read it; the caller may still use the connection meanwhile (a job
-    writes its progress): psycopg connections are thread-safe and let one statement
-    through at a time. Elsewhere the statements run when submitted.
+    at once, each on a core, all on one snapshot (_share_snapshot). Inside a
+    transaction (a caller's, or a test's) they run on the caller's own connection, one
+    at a time, so that a page is read as the caller would read it; the caller may
+    still use the connection meanwhile (a job writes its progress): psycopg
+    connections are thread-safe and let one statement through at a time. Elsewhere
+    the statements run when submitted.
     """
 
     def __init__(self) -> None:
@@ -576,8 +577,9 @@ def export_pages(
     The reader lists the ids LISTED_PAGES pages at a time (keyset: each listing a
     short statement of its own, the limit honoured) and runs the statement on each
     page, several at once where it has connections of its own. The next ids are asked
-    for as soon as these arrive, ahead of their pages' rows. Pages are handed over in order; as
-    many as the reader has connections are read ahead of the one handed over.
+    for as soon as these arrive, ahead of their pages' rows. Pages are handed over in
+    order; as many as the reader has connections are read ahead of the one handed
+    over.
     """
     page_size = page_size or PAGE_SIZE
     # Ids are listed several pages at a time: Django compiles the listing query anew
