@@ -252,7 +252,7 @@ def _write_rows(
 ) -> None:
     """Rows built in Python from the export items, page by page."""
     items_read = rows_written = 0
-    for page in export_items(project=project, filters=options.filters):
+    for page in export_items(project=project, filters=options.filters, kind=options.kind):
         batches: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
         for item, row in rows_build(
             page,

@@ -9,7 +9,8 @@ from django.db import DatabaseError, connection, transaction
 
 from annotations.models import Message
 from exports.options import export_options_clean
-from exports.selectors import InList, export_items
+from exports.rows import RowOptions, rows_build
+from exports.selectors import TRAINING_KINDS, InList, export_items, rubric_questions
 from exports.services.dataset import dataset_export
 from tests.factories import ConversationFactory, FeedbackFactory, MessageFactory
 
@@ -91,6 +92,59 @@ def test_each_answer_of_a_conversation_gets_only_the_turns_before_it(labeled):
             {"role": "assistant", "content": "answer 1"},
             {"role": "user", "content": "question 2"},
         ],
+    ]
+
+
+@pytest.mark.parametrize("redact", [False, True])
+@pytest.mark.parametrize("kind", TRAINING_KINDS)
+def test_training_items_build_the_rows_that_whole_items_build(labeled, kind, redact):
+    # Votes of both kinds on one answer, and one from another source.
+    FeedbackFactory(message=labeled.answers["c1"], end_user="u-9", rating="down")
+    FeedbackFactory(message=labeled.answers["c3"], end_user="u-8", rating="up", source="widget")
+    questions = rubric_questions(project=labeled.project)
+
+    def rows(items_kind):
+        pages = export_items(project=labeled.project, filters={}, page_size=2, kind=items_kind)
+        return [
+            (item["conversation_id"], row)
+            for page in pages
+            for item, row in rows_build(
+                page,
+                kind=kind,
+                questions_by_version=questions,
+                options=RowOptions(),
+                redact=redact,
+            )
+        ]
+
+    lean = rows(kind)
+
+    assert lean == rows(None)
+    assert {conversation for conversation, _ in lean} == (
+        {"c1", "c2", "c3", "c5"} if kind == "sft" else {"c2", "c5"}
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL builds the items")
+def test_training_items_leave_out_what_their_rows_do_not_read(labeled):
+    (item,) = [
+        item
+        for page in export_items(project=labeled.project, filters={}, kind="sft")
+        for item in page
+        if item["conversation_id"] == "c2"
+    ]
+
+    assert set(item) == {
+        "conversation_id",
+        "message_id",
+        "history",
+        "answer",
+        "feedback",
+        "annotations",
+    }
+    assert item["feedback"] == [{"rating": "down"}]
+    assert item["history"] == [
+        {"role": "user", "content": "How do I retry a task? Call me at 010-1234-5678."}
     ]
 
 
