@@ -69,17 +69,35 @@ ANSWER_FIELDS = (
 )
 
 
-def export_messages(*, project: Project, filters: dict[str, Any]) -> QuerySet[Message]:
-    """Assistant answers of the project that have feedback or annotations and match a
-    clean export filter (see exports.options), in id order, without the limit."""
+def _rows_possible(kind: str | None) -> Q:
+    """What an answer needs for the kind to have a row of it at all (exports.rows
+    decides whether it has): a raw or eval row, feedback or a label; an SFT row, a
+    human label (a correction, or the reviewers' ratings) or else an up vote; a
+    preference pair, a human correction. Conditions the rows check again, so that an
+    export lists, counts and reads no answer that cannot give a row."""
+    human = Annotation.objects.filter(message=OuterRef("pk"), source=Annotation.Source.HUMAN)
+    if kind == "sft":
+        return Q(Exists(human)) | Q(
+            Exists(Feedback.objects.filter(message=OuterRef("pk"), rating=Feedback.Rating.UP))
+        )
+    if kind == "preference":
+        return Q(Exists(human.exclude(corrected_answer="")))
+    return Q(Exists(Feedback.objects.filter(message=OuterRef("pk")))) | Q(
+        Exists(Annotation.objects.filter(message=OuterRef("pk")))
+    )
+
+
+def export_messages(
+    *, project: Project, filters: dict[str, Any], kind: str | None = None
+) -> QuerySet[Message]:
+    """Assistant answers of the project that can give the kind's rows (feedback or
+    annotations; see _rows_possible) and match a clean export filter (see
+    exports.options), in id order, without the limit."""
     messages = message_filter(
         project=project,
         filters={key: filters[key] for key in MESSAGE_FILTER_KEYS if key in filters},
     )
-    messages = messages.filter(
-        Q(Exists(Feedback.objects.filter(message=OuterRef("pk"))))
-        | Q(Exists(Annotation.objects.filter(message=OuterRef("pk"))))
-    )
+    messages = messages.filter(_rows_possible(kind))
     if filters.get("queue"):
         messages = messages.filter(
             Exists(QueueItem.objects.filter(queue_id=filters["queue"], message=OuterRef("pk")))
@@ -94,8 +112,9 @@ def export_messages(*, project: Project, filters: dict[str, Any]) -> QuerySet[Me
     return messages.order_by("id")
 
 
-def export_count(*, project: Project, filters: dict[str, Any]) -> int:
-    total = export_messages(project=project, filters=filters).count()
+def export_count(*, project: Project, filters: dict[str, Any], kind: str | None = None) -> int:
+    """How many answers an export of the kind reads (the limit counts these)."""
+    total = export_messages(project=project, filters=filters, kind=kind).count()
     limit = filters.get("limit")
     return min(total, limit) if limit else total
 
@@ -464,15 +483,17 @@ def export_items(
     """
     if connection.vendor == "postgresql":
         sql = _TRAINING_ITEMS_SQL if kind in TRAINING_KINDS else None
-        return _items_postgresql(project=project, filters=filters, page_size=page_size, sql=sql)
-    return _items_portable(project=project, filters=filters, page_size=page_size)
+        return _items_postgresql(
+            project=project, filters=filters, page_size=page_size, sql=sql, kind=kind
+        )
+    return _items_portable(project=project, filters=filters, page_size=page_size, kind=kind)
 
 
 def _items_portable(
-    *, project: Project, filters: dict[str, Any], page_size: int
+    *, project: Project, filters: dict[str, Any], page_size: int, kind: str | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     answers_query = (
-        export_messages(project=project, filters=filters)
+        export_messages(project=project, filters=filters, kind=kind)
         .annotate(contexts_json=Cast("contexts", TextField()), created=IsoTimestamp("created_at"))
         .values_list(*ANSWER_FIELDS)
     )
@@ -520,6 +541,9 @@ def _items_portable(
 # and values _page builds elsewhere (timestamps as to_json writes them, like
 # IsoTimestamp). Parsing one JSON text per answer costs a fraction of decoding the rows
 # of five queries and regrouping them in Python. Its one parameter is the page's ids.
+# (The aggregates read sorted subqueries, joined before the sort, instead of sorting
+# inside the aggregate, which PostgreSQL does per answer at several times the cost of
+# the rest.)
 _HISTORY_JSON = """COALESCE((
         SELECT json_agg(CASE WHEN h.tool_calls = '[]' AND h.tool_call_id = ''
                              THEN json_build_object('role', h.role, 'content', h.content)
@@ -584,9 +608,6 @@ SELECT m.id, json_build_object(
 )::text{_PAGE_OF_ANSWERS}"""  # noqa: S608 - fragments of this module
 # The kinds whose rows need only what _TRAINING_ITEMS_SQL reads (exports.rows).
 TRAINING_KINDS = ("sft", "preference")
-# (The aggregates read sorted subqueries, joined before the sort, instead of sorting
-# inside the aggregate, which PostgreSQL does per answer at several times the cost of
-# the rest.)
 
 
 def export_pages(
@@ -596,9 +617,11 @@ def export_pages(
     sql: str,
     binary: bool = False,
     page_size: int | None = None,
+    kind: str | None = None,
 ) -> Iterator[list[tuple]]:
     """The rows of a PostgreSQL statement run on each page of the export's answers
-    (its one parameter: the page's ids, as an array), page by page in id order.
+    (its one parameter: the page's ids, as an array), page by page in id order; the
+    answers that can give rows of the kind (see _rows_possible).
 
     The reader lists the ids LISTED_PAGES pages at a time (keyset: each listing a
     short statement of its own, the limit honoured) and runs the statement on each
@@ -611,7 +634,7 @@ def export_pages(
     # Ids are listed several pages at a time: Django compiles the listing query anew
     # each time, which took longer than the database took to run it.
     list_size = page_size * LISTED_PAGES
-    ids = export_messages(project=project, filters=filters).values_list("id")
+    ids = export_messages(project=project, filters=filters, kind=kind).values_list("id")
     limit = filters.get("limit")
 
     def next_ids(after: int, read: int) -> tuple[Future | None, int]:
@@ -647,11 +670,18 @@ def export_pages(
 
 
 def _items_postgresql(
-    *, project: Project, filters: dict[str, Any], page_size: int, sql: str | None = None
+    *,
+    project: Project,
+    filters: dict[str, Any],
+    page_size: int,
+    sql: str | None = None,
+    kind: str | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of items built by `sql` (whole items by default)."""
-    sql = sql or _ITEMS_SQL
-    for rows in export_pages(project=project, filters=filters, sql=sql, page_size=page_size):
+    pages = export_pages(
+        project=project, filters=filters, sql=sql or _ITEMS_SQL, page_size=page_size, kind=kind
+    )
+    for rows in pages:
         yield [json_loads(text) for _, text in rows]
 
 

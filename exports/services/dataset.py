@@ -294,7 +294,10 @@ def _write_database_rows(
     lead = sql_rows.LEAD
     seen_versions = None
     rows_written = 0
-    for page in export_pages(project=project, filters=options.filters, sql=sql, binary=True):
+    pages = export_pages(
+        project=project, filters=options.filters, sql=sql, binary=True, kind=options.kind
+    )
+    for page in pages:
         if options.split:
             batches: dict[str, list[Any]] = {name: [] for name in writers}
             for row in page:

@@ -144,7 +144,12 @@ def _run(*, job_id: int, alone: bool) -> ExportJob:
         options, errors = export_options_clean(job.options)
         if options is None:
             raise InvalidInput("The export options are not valid.", fields=errors)
-        _update(job, rows_expected=export_count(project=job.project, filters=options.filters))
+        _update(
+            job,
+            rows_expected=export_count(
+                project=job.project, filters=options.filters, kind=options.kind
+            ),
+        )
         output = (
             directory
             if options.split

@@ -80,8 +80,8 @@ def test_get_shows_progress_and_the_manifest(exports_api, labeled):
     assert body["files"] == ["sft.jsonl"]
     assert body["progress"] == {
         "percent": 100,
-        "answers_read": 5,
-        "answers_expected": 5,
+        "answers_read": 4,
+        "answers_expected": 4,
         "rows_written": 4,
     }
     assert body["manifest"]["kind"] == "sft"

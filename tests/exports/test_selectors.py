@@ -1,6 +1,7 @@
 """Reading export items page by page: keyset pages, limits, histories, the query filter."""
 
 import gc
+import json
 import threading
 from pathlib import Path
 
@@ -8,9 +9,16 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from annotations.models import Message
+from annotations.services.annotations import annotation_import
 from exports.options import export_options_clean
 from exports.rows import RowOptions, rows_build
-from exports.selectors import TRAINING_KINDS, InList, export_items, rubric_questions
+from exports.selectors import (
+    TRAINING_KINDS,
+    InList,
+    export_count,
+    export_items,
+    rubric_questions,
+)
 from exports.services.dataset import dataset_export
 from tests.factories import ConversationFactory, FeedbackFactory, MessageFactory
 
@@ -95,12 +103,54 @@ def test_each_answer_of_a_conversation_gets_only_the_turns_before_it(labeled):
     ]
 
 
+RATED_GOOD = {"correctness": 5, "groundedness": 5, "helpfulness": 5}
+
+
+def _edge_answers(project):
+    """Answers at the edges of what SFT and preference rows need, beside the fixture's:
+    a correction by a model only, a correction of blanks only, an up vote beside an
+    error chosen by a model, and votes of both kinds."""
+    for external_id in ("e-model", "e-blank", "e-error", "e-mixed"):
+        _answered(project, external_id)
+    annotation_import(
+        project=project,
+        conversation_id="e-model",
+        message_id="a0",
+        annotator="judge",
+        source="model",
+        answers=RATED_GOOD,
+        corrected_answer="A model's rewrite.",
+    )
+    annotation_import(
+        project=project,
+        conversation_id="e-blank",
+        message_id="a0",
+        annotator="kim",
+        source="human",
+        answers=RATED_GOOD,
+        corrected_answer="  \n ",
+    )
+    annotation_import(
+        project=project,
+        conversation_id="e-error",
+        message_id="a0",
+        annotator="judge",
+        source="model",
+        answers={**RATED_GOOD, "errors": ["hallucination"]},
+    )
+    FeedbackFactory(
+        message=Message.objects.get(conversation__external_id="e-mixed", external_id="a0"),
+        rating="down",
+    )
+
+
 @pytest.mark.parametrize("redact", [False, True])
 @pytest.mark.parametrize("kind", TRAINING_KINDS)
 def test_training_items_build_the_rows_that_whole_items_build(labeled, kind, redact):
     # Votes of both kinds on one answer, and one from another source.
     FeedbackFactory(message=labeled.answers["c1"], end_user="u-9", rating="down")
     FeedbackFactory(message=labeled.answers["c3"], end_user="u-8", rating="up", source="widget")
+    _edge_answers(labeled.project)
     questions = rubric_questions(project=labeled.project)
 
     def rows(items_kind):
@@ -119,10 +169,50 @@ def test_training_items_build_the_rows_that_whole_items_build(labeled, kind, red
 
     lean = rows(kind)
 
+    # The answers left out and the items cut short change no row.
     assert lean == rows(None)
     assert {conversation for conversation, _ in lean} == (
-        {"c1", "c2", "c3", "c5"} if kind == "sft" else {"c2", "c5"}
+        {"c1", "c2", "c3", "c5", "e-model", "e-blank"} if kind == "sft" else {"c2", "c5"}
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "read"),
+    [
+        # Every answer with a vote or a label.
+        ("raw", ["c1", "c2", "c3", "c4", "c5", "e-model", "e-blank", "e-error", "e-mixed"]),
+        ("eval", ["c1", "c2", "c3", "c4", "c5", "e-model", "e-blank", "e-error", "e-mixed"]),
+        # A human label or an up vote; each of the fixture's _answered has an up vote.
+        ("sft", ["c1", "c2", "c3", "c5", "e-model", "e-blank", "e-error", "e-mixed"]),
+        # A human correction, even of blanks (the rows leave that one out).
+        ("preference", ["c2", "c5", "e-blank"]),
+    ],
+)
+def test_an_export_reads_only_answers_that_can_give_its_rows(labeled, kind, read):
+    _edge_answers(labeled.project)
+
+    items = [
+        item["conversation_id"]
+        for page in export_items(project=labeled.project, filters={}, page_size=2, kind=kind)
+        for item in page
+    ]
+
+    assert items == read
+    assert export_count(project=labeled.project, filters={}, kind=kind) == len(read)
+    assert export_count(project=labeled.project, filters={"limit": 2}, kind=kind) == 2
+
+
+def test_the_limit_counts_answers_that_can_give_the_kind_s_rows(labeled, tmp_path):
+    # The first answer (c1) has no correction: a preference export of one answer reads
+    # the first that has one.
+    options, _ = export_options_clean({"kind": "preference", "format": "jsonl", "limit": 1})
+    output = Path(tmp_path) / "pairs.jsonl"
+
+    manifest = dataset_export(project=labeled.project, options=options, output=output)
+
+    assert manifest["rows_total"] == 1
+    (pair,) = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
+    assert pair["rejected"] == [{"role": "assistant", "content": "Set retry=True in settings."}]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL builds the items")

@@ -45,7 +45,9 @@ class Command(BaseCommand):
             action="store_true",
             help="only answers with a gold label (for now: labeled by at least one human)",
         )
-        parser.add_argument("--limit", help="at most this many answers")
+        parser.add_argument(
+            "--limit", help="at most this many answers (of those that can give the kind's rows)"
+        )
         parser.add_argument("--split", help="e.g. train=0.8,validation=0.1,test=0.1")
         parser.add_argument("--seed", default="0", help="the split seed (default 0)")
         parser.add_argument("--redact-pii", action="store_true")
@@ -102,7 +104,7 @@ class Command(BaseCommand):
             from tqdm import tqdm
 
             bar = tqdm(
-                total=export_count(project=project, filters=options.filters),
+                total=export_count(project=project, filters=options.filters, kind=options.kind),
                 unit="answers",
                 file=sys.stderr,
             )
