@@ -51,7 +51,18 @@ class ExportFiltersIn(BaseModel):
     prompt_version: Text | None = None
     rating: Literal["up", "down"] | None = None
     gold_only: bool = False
-    limit: Annotated[int, Field(ge=1)] | None = None
+    limit: (
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                description="At most this many answers, of those that can give the kind's rows "
+                "(for preference, answers with a reviewer's correction; for sft, answers with a "
+                "reviewer's label or an up vote).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ExportIn(BaseModel):
