@@ -1,10 +1,12 @@
-"""The export and queue forms in a real browser: every field keeps to its own place,
-whatever the length of its options and labels, in English and Korean, wide and narrow."""
+"""Layout in a real browser: every field of the export and queue forms keeps to its
+own place, whatever the length of its options and labels, in English and Korean, wide
+and narrow; and no page is wider than a phone's screen."""
 
 import pytest
 
 from annotations.services.projects import project_create
-from tests.browser.test_labeling import login
+from tests.browser.test_labeling import labeling_setup, login, next_url
+from tests.conftest import conversation_payload
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -62,3 +64,38 @@ def test_form_fields_never_overlap(page, live_server, path, language, width):
     for index, field in enumerate(fields):
         for other in fields[index + 1 :]:
             assert not _overlap(field["label"], other["label"]), (field["name"], other["name"])
+
+
+# A long unbroken word in the data, as logged answers hold (URLs, stack traces, keys).
+LONG_WORD = "x" * 300
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_no_page_is_wider_than_a_phone(page, live_server, language):
+    payload = conversation_payload("conv-" + "9" * 60)
+    payload["messages"][0]["content"] += " " + LONG_WORD
+    _, queue = labeling_setup(payload)
+    lead = queue.project.memberships.get(role="admin").user
+    login(page, live_server, lead)
+    page.context.add_cookies(
+        [{"name": "django_language", "value": language, "url": live_server.url}]
+    )
+    page.set_viewport_size({"width": 390, "height": 800})
+    project = f"{live_server.url}/p/{queue.project.slug}"
+    pages = [
+        f"{live_server.url}/",
+        f"{project}/queues/",
+        f"{project}/queues/new/",
+        f"{project}/queues/{queue.pk}/",
+        f"{project}/conversations/",
+        f"{project}/conversations/{payload['id']}/",
+        f"{project}/settings/",
+        f"{project}/exports/",
+        next_url(live_server, queue),
+    ]
+
+    for url in pages:
+        page.goto(url)
+        assert page.locator("html").get_attribute("lang") == language
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (url, width)
