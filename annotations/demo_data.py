@@ -3,7 +3,8 @@
 Pure standard library (no Django), so the same data can feed the ingestion API, the demo
 seeding command and tests. The story it tells: prompt "devot-rag" goes v1 -> v2 -> v3 over
 the 30 days, a Korean-only prompt "devot-rag-ko" runs in beta, newer versions produce fewer
-flawed answers, and end users down-vote the flawed ones.
+flawed answers, end users down-vote the flawed ones, and two reviewers have labeled some
+answers with the default RAG rubric, correcting the flawed ones.
 
 The tables are plain-text blocks (one record per line, `\\n` for newlines) so that the
 formatter keeps them compact and the prose stays readable.
@@ -17,7 +18,7 @@ import random
 import re
 from typing import NamedTuple
 
-__all__ = ["demo_conversations", "demo_feedback"]
+__all__ = ["demo_conversations", "demo_feedback", "demo_labels"]
 
 
 class Flaw(NamedTuple):
@@ -869,3 +870,72 @@ def demo_feedback(*, conversations: list[dict], seed: int = 7) -> list[dict]:
                 }
             )
     return votes
+
+
+# The reviewers of the demo, and the default rubric's error categories for each flaw kind.
+REVIEWERS = ("mina", "joon")
+FLAW_ERRORS: dict[str, list[str]] = {
+    "incorrect": ["factually_wrong"],
+    "outdated": ["outdated"],
+    "not_grounded": ["hallucination"],
+    "harmful": ["unsafe"],
+    "wrong_language": ["wrong_language"],
+    "incomplete": ["incomplete"],
+    "vague": [],
+    "retrieval_miss": ["hallucination", "irrelevant"],
+}
+LABELED_SHARE = 0.2
+
+
+def _topic_of(conversation: dict) -> Topic | None:
+    """The topic a conversation's first user turn asks about (its question, as typed)."""
+    first = next((m for m in conversation["messages"] if m["role"] == "user"), None)
+    if first is None:
+        return None
+    text = first["content"].casefold()
+    found = [topic for topic in TOPICS if topic.question.casefold() in text]
+    return max(found, key=lambda topic: len(topic.question), default=None)
+
+
+def demo_labels(*, conversations: list[dict], seed: int = 7) -> list[dict]:
+    """Reviewers' labels (the default RAG rubric's answers) on the first answer of about a
+    fifth of the conversations, by one reviewer or both: ratings that follow the
+    answer's quality, with some disagreement; the error categories of its flaw; and for
+    most flawed answers the topic's good answer as the corrected answer."""
+    rng = random.Random(f"demo-labels:{seed}")
+    labels: list[dict] = []
+    for conv in conversations:
+        answers = [
+            m for m in conv["messages"] if m["role"] == "assistant" and not m.get("tool_calls")
+        ]
+        if not answers or rng.random() >= LABELED_SHARE:
+            continue
+        message = answers[0]
+        kind, _ = _judge(message)
+        topic = _topic_of(conv)
+        reviewers = REVIEWERS if rng.random() < 0.3 else (rng.choice(REVIEWERS),)
+        for reviewer in reviewers:
+            if kind:
+                answers_given: dict = {
+                    "correctness": rng.randint(1, 2 if kind in ("incorrect", "harmful") else 3),
+                    "groundedness": rng.randint(1, 3),
+                    "helpfulness": rng.randint(1, 3),
+                    "errors": FLAW_ERRORS[kind],
+                }
+                if topic is not None and rng.random() < 0.7:
+                    answers_given["corrected_answer"] = topic.answer
+            else:
+                answers_given = {
+                    "correctness": rng.choice((4, 5, 5)),
+                    "groundedness": rng.choice((3, 4, 5)),
+                    "helpfulness": rng.choice((4, 4, 5)),
+                }
+            labels.append(
+                {
+                    "conversation": conv["id"],
+                    "message": message["id"],
+                    "reviewer": reviewer,
+                    "answers": answers_given,
+                }
+            )
+    return labels

@@ -4,7 +4,15 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.models import Conversation, Feedback, Membership, Message, Project
+from annotations.models import (
+    Annotation,
+    AnnotationRevision,
+    Conversation,
+    Feedback,
+    Membership,
+    Message,
+    Project,
+)
 from annotations.selectors import ANSWERS, project_key_resolve
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +44,13 @@ def test_create_project_twice_fails_clearly():
 
 def test_seed_demo_creates_realistic_data_and_is_idempotent():
     first = json.loads(_run("seed_demo", "--conversations", "120"))
-    counts = (Conversation.objects.count(), Message.objects.count(), Feedback.objects.count())
+    counts = (
+        Conversation.objects.count(),
+        Message.objects.count(),
+        Feedback.objects.count(),
+        Annotation.objects.count(),
+        AnnotationRevision.objects.count(),
+    )
 
     second = json.loads(_run("seed_demo", "--conversations", "120"))
 
@@ -46,7 +60,10 @@ def test_seed_demo_creates_realistic_data_and_is_idempotent():
         Conversation.objects.count(),
         Message.objects.count(),
         Feedback.objects.count(),
+        Annotation.objects.count(),
+        AnnotationRevision.objects.count(),
     ) == counts
+    assert first["labels"] == second["labels"] == Annotation.objects.count() > 0
     assert first["login"]["username"] == "demo"
     assert first["secret_key"].startswith("sk_")
     assert "secret_key" not in second
@@ -69,6 +86,34 @@ def test_seed_demo_creates_realistic_data_and_is_idempotent():
     assert Message.objects.filter(content__regex=r"[가-힣]").exists()
     assert Feedback.objects.filter(rating="down").exclude(reasons=[]).exists()
     assert project.daily_stats.exists()
+    # Two reviewers labeled some answers, flawed ones low with their errors and mostly
+    # corrected, the others high.
+    labels = Annotation.objects.filter(project=project)
+    assert set(labels.values_list("annotator__username", flat=True)) == {"mina", "joon"}
+    assert set(labels.values_list("source", flat=True)) == {"human"}
+    corrected = labels.exclude(corrected_answer="")
+    assert corrected.exists()
+    assert all(label.answers["correctness"] <= 3 for label in corrected)
+    assert any(label.answers.get("errors") for label in corrected)
+    assert labels.filter(answers__correctness__gte=4).exists()
+    assert Membership.objects.get(project=project, user__username="mina").role == "reviewer"
+
+
+@pytest.mark.parametrize("kind", ["raw", "eval", "sft", "preference"])
+def test_every_export_kind_has_rows_in_the_demo(tmp_path, kind):
+    _run("seed_demo", "--conversations", "150")
+    output = tmp_path / f"{kind}.jsonl"
+
+    call_command(
+        "export_dataset",
+        "--project=devot-demo",
+        f"--kind={kind}",
+        "--format=jsonl",
+        f"--output={output}",
+        "--quiet",
+    )
+
+    assert output.read_text("utf-8").count("\n") > 0
 
 
 def test_seed_demo_creates_two_queues_once():

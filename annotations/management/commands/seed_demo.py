@@ -8,8 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotations import demo_data
-from annotations.models import Feedback, Membership, Project, Queue
+from annotations.models import Feedback, Membership, Message, Project, Queue
 from annotations.payloads import ConversationIn
+from annotations.services.annotations import annotation_submit
 from annotations.services.feedback import feedback_submit
 from annotations.services.ingest import conversation_batch_ingest
 from annotations.services.projects import membership_set, project_create
@@ -67,6 +68,9 @@ class Command(BaseCommand):
                 comment=vote.get("comment", ""),
                 source=Feedback.Source.WIDGET,
             )
+        labels = self._demo_labels(
+            project=project, conversations=conversations, seed=options["seed"]
+        )
         daily_stats_refresh(project=project, since=(now - datetime.timedelta(days=31)).date())
         queues = self._demo_queues(project=project, user=user)
 
@@ -75,11 +79,37 @@ class Command(BaseCommand):
             "conversations_created": created,
             "conversations_total": project.conversations.count(),
             "votes": len(votes),
+            "labels": labels,
             "queues": queues,
             "login": {"username": DEMO_USERNAME, "password": DEMO_PASSWORD},
             **keys,
         }
         self.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
+
+    def _demo_labels(self, *, project: Project, conversations: list[dict], seed: int) -> int:
+        """The demo reviewers' labels (a re-run changes none of them); how many there are."""
+        reviewers = {}
+        for name in demo_data.REVIEWERS:
+            # Reviewers without a password: their labels are part of the story, the demo
+            # login is the one to use.
+            reviewer, _ = get_user_model().objects.get_or_create(username=name)
+            membership_set(project=project, user=reviewer, role=Membership.Role.REVIEWER)
+            reviewers[name] = reviewer
+        labels = demo_data.demo_labels(conversations=conversations, seed=seed)
+        labeled = Message.objects.filter(
+            project=project,
+            conversation__external_id__in={label["conversation"] for label in labels},
+        ).select_related("conversation")
+        messages = {
+            (message.conversation.external_id, message.external_id): message for message in labeled
+        }
+        for label in labels:
+            annotation_submit(
+                message=messages[(label["conversation"], label["message"])],
+                reviewer=reviewers[label["reviewer"]],
+                answers=label["answers"],
+            )
+        return len(labels)
 
     def _demo_queues(self, *, project: Project, user: Any) -> list[str]:
         """Two queues to start from; refreshed (never duplicated) on a re-run."""
