@@ -60,6 +60,11 @@ def export_job_download(job: ExportJob) -> HttpResponseBase:
     """The response for downloading a job's export; Conflict until it has succeeded."""
     if job.status != ExportJob.Status.SUCCEEDED:
         raise Conflict(f"Export {job.pk} has not finished successfully (it is {job.status}).")
+    if job.expired_at is not None:
+        raise NotFound(
+            f"The files of export {job.pk} were removed on {job.expired_at:%Y-%m-%d}, "
+            f"{settings.EXPORT_RETENTION_DAYS} days after it finished; export again."
+        )
     media_root = Path(settings.MEDIA_ROOT)
     paths = [media_root / name for name in job.files]
     if not paths or not all(path.is_file() for path in paths):

@@ -51,6 +51,8 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the files were removed after EXPORT_RETENTION_DAYS (the record and manifest stay).
+    expired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -76,6 +78,10 @@ class ExportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.status == self.Status.SUCCEEDED and self.expired_at is None
 
     @property
     def progress_percent(self) -> int:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.export_page, name="export-page"),
     path("jobs/", views.export_jobs, name="export-jobs"),
     path("<int:job_id>/download/", views.export_download, name="export-download"),
+    path("<int:job_id>/delete/", views.export_delete, name="export-delete"),
 ]

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotations.errors import Conflict, InvalidInput, NotFound
 from annotations.models import Membership, Project, Queue
@@ -17,7 +17,7 @@ from exports.downloads import export_job_download
 from exports.models import ExportJob
 from exports.options import export_options_clean
 from exports.selectors import export_job_get, export_job_list
-from exports.services.jobs import export_job_create
+from exports.services.jobs import export_job_create, export_job_delete
 
 KIND_LABELS = [
     ("raw", gettext_lazy("Raw: everything, one row per labeled answer")),
@@ -66,6 +66,8 @@ def _jobs_context(project: Project) -> dict[str, Any]:
         job.status_label = STATUS_LABELS.get(job.status, job.status)
         job.kind_label = KIND_SHORT_LABELS.get(job.kind, job.kind)
         job.format_label = FORMAT_NAMES.get(job.file_format, job.file_format)
+        if job.expired_at is not None:
+            job.status_label = _("Files removed")
     return {
         "project": project,
         "jobs": jobs,
@@ -119,3 +121,26 @@ def export_download(request: HttpRequest, slug: str, job_id: int) -> HttpRespons
         return export_job_download(export_job_get(project=project, job_id=job_id))
     except (NotFound, Conflict) as error:
         raise Http404(error.message) from error
+
+
+@login_required
+@require_POST
+def export_delete(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Delete a finished export; htmx gets the job table back, a plain form the page."""
+    project = project_for(request, slug, role=Membership.Role.ADMIN)
+    try:
+        export_job_delete(job=export_job_get(project=project, job_id=job_id))
+    except NotFound as error:
+        raise Http404(error.message) from error
+    except Conflict as error:
+        if request.headers.get("HX-Request"):
+            response = render(request, "exports/_jobs.html", _jobs_context(project), status=409)
+            # htmx swaps only 2xx answers unless told: show the table as it is.
+            response["HX-Reswap"] = "none"
+            return response
+        messages.error(request, error.message)
+        return redirect("export-page", slug=project.slug)
+    if request.headers.get("HX-Request"):
+        return render(request, "exports/_jobs.html", _jobs_context(project))
+    messages.success(request, _("Export %(id)d deleted.") % {"id": job_id})
+    return redirect("export-page", slug=project.slug)

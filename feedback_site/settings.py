@@ -158,6 +158,11 @@ EXPORT_JOB_LOCK = env.bool("EXPORT_JOB_LOCK", default=True)
 # (each page is one statement, run by the database on a core of its own); 0 reads on
 # the process's connection only. Exports inside a transaction always read in it.
 EXPORT_READ_CONNECTIONS = env.int("EXPORT_READ_CONNECTIONS", default=2)
+# The files of an export that succeeded are removed this many days after it finished
+# (a daily Celery beat task; the job's record and manifest stay); 0 keeps them.
+EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=30)
+if EXPORT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("EXPORT_RETENTION_DAYS must be 0 (keep every export) or more.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis in production (rate limits and throttles live there), memory when embedded.
@@ -307,6 +312,10 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-queues": {
         "task": "annotations.tasks.refresh_all_queues",
         "schedule": env.float("QUEUE_REFRESH_SECONDS", default=10 * 60.0),
+    },
+    "expire-exports": {
+        "task": "exports.tasks.expire_export_jobs",
+        "schedule": crontab(hour=4, minute=7),
     },
 }
 

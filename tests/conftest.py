@@ -73,6 +73,9 @@ class ApiClient:
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
         return self.client.get(path, headers=self._headers(headers))
 
+    def delete(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        return self.client.delete(path, headers=self._headers(headers))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def collected_static() -> None:

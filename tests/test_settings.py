@@ -157,3 +157,10 @@ def test_production_redirects_to_https_and_sends_hsts():
         "True 31536000"
     )
     assert _settings_values("s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS") == "False 0"
+
+
+def test_a_negative_export_retention_is_refused():
+    result = _import_settings(CELERY_BROKER_URL="", EXPORT_RETENTION_DAYS="-1")
+
+    assert result.returncode != 0
+    assert "EXPORT_RETENTION_DAYS" in result.stderr

@@ -20,7 +20,7 @@ from exports.downloads import export_job_download
 from exports.models import ExportJob
 from exports.options import export_options_clean
 from exports.selectors import export_job_get
-from exports.services.jobs import export_job_create
+from exports.services.jobs import export_job_create, export_job_delete
 
 FILTER_FIELDS = (
     "since",
@@ -105,6 +105,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "expired_at",
             "download_url",
         ]
 
@@ -120,7 +121,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
         return [name.rsplit("/", 1)[-1] for name in job.files]
 
     def get_download_url(self, job: ExportJob) -> str | None:
-        if job.status != ExportJob.Status.SUCCEEDED:
+        if not job.is_downloadable:
             return None
         return reverse("api-export-download", kwargs={"job_id": job.pk})
 
@@ -187,6 +188,21 @@ class ExportDetailApi(SecretKeyApiView):
     def get(self, request: Request, job_id: int) -> Response:
         job = export_job_get(project=self.project_key.project, job_id=job_id)
         return Response(ExportJobSerializer(job).data)
+
+    @extend_schema(
+        operation_id="export_delete",
+        summary="Delete a finished export job, its files and manifest",
+        responses={
+            204: None,
+            404: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The export is still running."),
+            **ERRORS,
+        },
+    )
+    def delete(self, request: Request, job_id: int) -> Response:
+        job = export_job_get(project=self.project_key.project, job_id=job_id)
+        export_job_delete(job=job)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AnyAcceptNegotiation(BaseContentNegotiation):

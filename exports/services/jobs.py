@@ -1,6 +1,8 @@
-"""Export jobs: creating one (queued for a worker) and running it."""
+"""Export jobs: creating one (queued for a worker), running it, deleting it, and
+removing the files of old ones."""
 
 import contextlib
+import datetime
 import logging
 import shutil
 import time
@@ -13,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from annotations.errors import InvalidInput
+from annotations.errors import Conflict, InvalidInput
 from annotations.models import Project, ProjectKey
 from exports.models import ExportJob
 from exports.options import ExportOptions, export_options_clean
@@ -109,8 +111,9 @@ def _update(job: ExportJob, **fields: Any) -> None:
     ExportJob.objects.filter(pk=job.pk).update(**fields)
 
 
-def export_job_run(*, job_id: int) -> ExportJob:
-    """Run a queued (or interrupted) export job; a job that succeeded is left as it is.
+def export_job_run(*, job_id: int) -> ExportJob | None:
+    """Run a queued (or interrupted) export job; a job that succeeded is left as it is,
+    and a job deleted meanwhile is not run (None).
 
     One attempt at a time (see _one_attempt_at_a_time). The data files replace any
     left by an interrupted attempt. On failure the error is recorded, the job's
@@ -121,9 +124,13 @@ def export_job_run(*, job_id: int) -> ExportJob:
         return _run(job_id=job_id, alone=alone)
 
 
-def _run(*, job_id: int, alone: bool) -> ExportJob:
+def _run(*, job_id: int, alone: bool) -> ExportJob | None:
     with transaction.atomic():
-        job = ExportJob.objects.select_for_update().select_related("project").get(pk=job_id)
+        job = ExportJob.objects.select_for_update().select_related("project").filter(pk=job_id)
+        job = job.first()
+        if job is None:
+            logger.info("export job %s was deleted before it ran", job_id)
+            return None
         if job.status == ExportJob.Status.SUCCEEDED:
             return job
         _update(
@@ -191,3 +198,53 @@ def _run(*, job_id: int, alone: bool) -> ExportJob:
         finished_at=timezone.now(),
     )
     return job
+
+
+def _remove_directory(job: ExportJob) -> None:
+    """The job's directory and everything in it, once the transaction has committed (a
+    rollback leaves the files the job still lists)."""
+    directory = export_job_directory(job)
+    transaction.on_commit(lambda: shutil.rmtree(directory, ignore_errors=True))
+
+
+@transaction.atomic
+def export_job_delete(*, job: ExportJob) -> None:
+    """Delete a finished export job with its files and manifest; Conflict while it is
+    queued or running (its worker would write files nobody lists)."""
+    locked = ExportJob.objects.select_for_update().select_related("project").get(pk=job.pk)
+    if not locked.is_finished:
+        raise Conflict(
+            f"Export {locked.pk} is {locked.status}; it can be deleted once it has finished."
+        )
+    _remove_directory(locked)
+    locked.delete()
+
+
+def export_jobs_expire(*, now: datetime.datetime | None = None) -> int:
+    """Remove the files of the exports that succeeded more than EXPORT_RETENTION_DAYS
+    ago (none when it is 0); each job keeps its record and manifest, with expired_at
+    set. Returns how many expired."""
+    days = settings.EXPORT_RETENTION_DAYS
+    if not days:
+        return 0
+    now = now or timezone.now()
+    due = ExportJob.objects.filter(
+        status=ExportJob.Status.SUCCEEDED,
+        expired_at__isnull=True,
+        finished_at__lt=now - datetime.timedelta(days=days),
+    ).values_list("pk", flat=True)
+    expired = 0
+    for job_id in list(due):
+        with transaction.atomic():
+            job = (
+                ExportJob.objects.select_for_update()
+                .select_related("project")
+                .filter(pk=job_id, expired_at__isnull=True)
+                .first()
+            )
+            if job is None:
+                continue
+            _update(job, files=[], expired_at=now)
+            _remove_directory(job)
+        expired += 1
+    return expired

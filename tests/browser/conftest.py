@@ -47,8 +47,18 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(locale="en-US")
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # Dialogs are recorded and dismissed; a test sets page.accept_dialogs to accept them.
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.accept_dialogs = False
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        if page.accept_dialogs:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", answer)
     page.dialogs = dialogs
     yield page
     context.close()

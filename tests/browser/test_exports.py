@@ -1,11 +1,13 @@
 """The Export page in a real browser, with a real Celery worker on Redis: a project admin
-starts an export, the page follows its progress, and the file downloads."""
+starts an export, the page follows its progress, the file downloads, and the export is
+deleted."""
 
 import csv
 import io
 import os
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +98,11 @@ def test_an_export_started_on_the_page_is_followed_and_downloaded(
         ]
     assert sorted(row["conversation_id"] for row in rows) == ["c1", "c2", "c3", "c4", "c5"]
     assert {"user_input", "response", "retrieved_contexts", "reference"} <= set(rows[0])
+
+    # Deleted after confirming: gone from the list, the database and the disk.
+    page.accept_dialogs = True
+    page.locator("#export-jobs tbody tr").first.get_by_role("button", name="Delete").click()
+    page.get_by_text("No exports yet.").wait_for()
+    assert page.dialogs == [f"Delete export {job.pk} and its files?"]
+    assert not ExportJob.objects.filter(pk=job.pk).exists()
+    assert not (Path(settings.MEDIA_ROOT) / job.directory).exists()

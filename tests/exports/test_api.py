@@ -5,6 +5,7 @@ import json
 import zipfile
 
 import pytest
+from django.utils import timezone
 
 from exports.models import ExportJob
 from exports.services.jobs import export_job_run
@@ -159,3 +160,47 @@ def test_a_key_is_required(labeled):
     response = anonymous.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"})
 
     assert response.status_code in (401, 403)
+
+
+def test_delete_removes_a_finished_job_and_its_files(
+    exports_api, tmp_path, django_capture_on_commit_callbacks
+):
+    job_id = exports_api.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"}).json()["id"]
+    # Not finished: refused, and the job stays.
+    refused = exports_api.delete(f"/api/v1/exports/{job_id}/")
+    export_job_run(job_id=job_id)
+    directory = tmp_path / ExportJob.objects.get(pk=job_id).directory
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = exports_api.delete(f"/api/v1/exports/{job_id}/")
+
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "conflict")
+    assert response.status_code == 204
+    assert not ExportJob.objects.filter(pk=job_id).exists()
+    assert not directory.exists()
+    assert exports_api.get(f"/api/v1/exports/{job_id}/").status_code == 404
+    assert exports_api.delete(f"/api/v1/exports/{job_id}/").status_code == 404
+
+
+def test_another_projects_key_cannot_delete_a_job(exports_api, make_api):
+    job_id = exports_api.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"}).json()["id"]
+    export_job_run(job_id=job_id)
+    other = make_api(project=ProjectFactory(slug="other"))
+
+    assert other.delete(f"/api/v1/exports/{job_id}/").status_code == 404
+    assert ExportJob.objects.filter(pk=job_id).exists()
+
+
+def test_an_expired_export_says_so_and_offers_no_download(exports_api):
+    job_id = exports_api.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"}).json()["id"]
+    export_job_run(job_id=job_id)
+    ExportJob.objects.filter(pk=job_id).update(files=[], expired_at=timezone.now())
+
+    body = exports_api.get(f"/api/v1/exports/{job_id}/").json()
+    download = exports_api.get(f"/api/v1/exports/{job_id}/download/")
+
+    assert body["status"] == "succeeded"
+    assert body["expired_at"] is not None and body["download_url"] is None
+    assert body["manifest"]["rows_total"] == 5
+    assert download.status_code == 404
+    assert "were removed on" in download.json()["error"]["message"]

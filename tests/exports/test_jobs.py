@@ -1,5 +1,7 @@
-"""Export jobs: created queued, run once, failures recorded, and a real worker on Redis."""
+"""Export jobs: created queued, run once, failures recorded, a real worker on Redis;
+deleted when finished, their files removed after the retention."""
 
+import datetime
 import json
 import os
 import time
@@ -7,12 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings as settings_module
 from django.db import connection
+from django.utils import timezone
 
+from annotations.errors import Conflict, NotFound
+from exports.downloads import export_job_download
 from exports.models import ExportJob
 from exports.options import export_options_clean
-from exports.services.jobs import export_job_create, export_job_run
-from exports.tasks import run_export_job
+from exports.services.jobs import (
+    export_job_create,
+    export_job_delete,
+    export_job_run,
+    export_jobs_expire,
+)
+from exports.tasks import expire_export_jobs, run_export_job
 from feedback_site.celery import app as celery_app
 from tests.conftest import database_session, redis_url
 from tests.exports.conftest import build_labeled_project
@@ -259,3 +270,109 @@ def test_the_job_lock_can_be_turned_off_for_a_transaction_pooler(media, settings
         export_job_run(job_id=job.pk)  # would wait forever with the lock on
 
     assert ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.SUCCEEDED
+
+
+def _succeeded(labeled, **raw):
+    job = ExportJob.objects.create(
+        project=labeled.project, kind="sft", file_format="jsonl", options=options(**raw).as_dict()
+    )
+    export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.SUCCEEDED
+    return job
+
+
+def test_delete_removes_a_finished_job_with_its_files(
+    labeled, media, django_capture_on_commit_callbacks
+):
+    job = _succeeded(labeled)
+    failed = ExportJob.objects.create(
+        project=labeled.project, kind="raw", file_format="jsonl", options={"kind": "nope"}
+    )
+    export_job_run(job_id=failed.pk)
+    directory = media / job.directory
+    assert (directory / "manifest.json").is_file()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        export_job_delete(job=job)
+        export_job_delete(job=ExportJob.objects.get(pk=failed.pk))
+
+    assert not ExportJob.objects.exists()
+    assert not directory.exists()
+
+
+@pytest.mark.parametrize("status", ["queued", "running"])
+def test_a_job_that_has_not_finished_cannot_be_deleted(labeled, media, status):
+    job = ExportJob.objects.create(
+        project=labeled.project, kind="sft", file_format="jsonl", options=options().as_dict()
+    )
+    ExportJob.objects.filter(pk=job.pk).update(status=status)
+
+    with pytest.raises(Conflict, match="once it has finished"):
+        export_job_delete(job=job)
+
+    assert ExportJob.objects.filter(pk=job.pk, status=status).exists()
+
+
+def test_a_job_deleted_before_its_worker_came_is_not_run(labeled, media):
+    job = ExportJob.objects.create(
+        project=labeled.project, kind="sft", file_format="jsonl", options=options().as_dict()
+    )
+    ExportJob.objects.filter(pk=job.pk).delete()
+
+    assert export_job_run(job_id=job.pk) is None
+    assert run_export_job.apply(args=[job.pk]).get() == "deleted"
+    assert not (media / "exports").exists()
+
+
+def test_files_expire_after_the_retention_and_the_record_stays(
+    labeled, media, settings, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_RETENTION_DAYS = 30
+    now = timezone.now()
+    old, recent = _succeeded(labeled), _succeeded(labeled, split="train=0.5,test=0.5")
+    ExportJob.objects.filter(pk=old.pk).update(finished_at=now - datetime.timedelta(days=31))
+    ExportJob.objects.filter(pk=recent.pk).update(finished_at=now - datetime.timedelta(days=29))
+    manifest = old.manifest
+
+    with django_capture_on_commit_callbacks(execute=True):
+        expired = export_jobs_expire(now=now)
+    # Run again (the next night): nothing more to do.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = export_jobs_expire(now=now)
+
+    assert (expired, again) == (1, 0)
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.status, old.files, old.expired_at, old.manifest) == (
+        "succeeded",
+        [],
+        now,
+        manifest,
+    )
+    assert not (media / old.directory).exists()
+    assert not old.is_downloadable
+    with pytest.raises(NotFound, match=r"removed on .* 30 days after it finished"):
+        export_job_download(old)
+    assert recent.expired_at is None and recent.is_downloadable
+    assert all((media / name).is_file() for name in recent.files)
+
+
+def test_a_retention_of_zero_keeps_every_export(labeled, media, settings):
+    settings.EXPORT_RETENTION_DAYS = 0
+    job = _succeeded(labeled)
+    ExportJob.objects.filter(pk=job.pk).update(
+        finished_at=timezone.now() - datetime.timedelta(3650)
+    )
+
+    assert export_jobs_expire() == 0
+    assert expire_export_jobs.apply().get() == 0
+    job.refresh_from_db()
+    assert job.expired_at is None and (media / job.files[0]).is_file()
+
+
+def test_the_expiry_runs_every_night():
+    schedule = settings_module.CELERY_BEAT_SCHEDULE["expire-exports"]
+
+    assert schedule["task"] == expire_export_jobs.name
+    assert (schedule["schedule"].hour, schedule["schedule"].minute) == ({4}, {7})

@@ -112,32 +112,21 @@ def _edge_answers(project):
     error chosen by a model, and votes of both kinds."""
     for external_id in ("e-model", "e-blank", "e-error", "e-mixed"):
         _answered(project, external_id)
-    annotation_import(
-        project=project,
-        conversation_id="e-model",
-        message_id="a0",
-        annotator="judge",
-        source="model",
-        answers=RATED_GOOD,
-        corrected_answer="A model's rewrite.",
-    )
-    annotation_import(
-        project=project,
-        conversation_id="e-blank",
-        message_id="a0",
-        annotator="kim",
-        source="human",
-        answers=RATED_GOOD,
-        corrected_answer="  \n ",
-    )
-    annotation_import(
-        project=project,
-        conversation_id="e-error",
-        message_id="a0",
-        annotator="judge",
-        source="model",
-        answers={**RATED_GOOD, "errors": ["hallucination"]},
-    )
+    labels = [
+        ("e-model", "judge", "model", RATED_GOOD, "A model's rewrite."),
+        ("e-blank", "kim", "human", RATED_GOOD, "  \n "),
+        ("e-error", "judge", "model", {**RATED_GOOD, "errors": ["hallucination"]}, None),
+    ]
+    for conversation_id, annotator, source, answers, corrected in labels:
+        annotation_import(
+            project=project,
+            conversation_id=conversation_id,
+            message_id="a0",
+            annotator=annotator,
+            source=source,
+            answers=answers,
+            corrected_answer=corrected,
+        )
     FeedbackFactory(
         message=Message.objects.get(conversation__external_id="e-mixed", external_id="a0"),
         rating="down",

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from annotations.models import Membership
 from exports.models import ExportJob
@@ -131,3 +132,66 @@ def test_the_page_and_its_errors_speak_korean(admin):
     errors = refused.content.decode()
     assert "“train”의 비율은 0보다 크고 1 이하여야 합니다" in errors
     assert "0보다 큰 정수" in errors
+
+
+def test_a_finished_job_is_deleted_from_the_list(
+    admin, labeled, tmp_path, django_capture_on_commit_callbacks
+):
+    admin.post("/p/export-demo/exports/", {"kind": "sft", "format": "jsonl", "seed": "0"})
+    job = ExportJob.objects.get()
+    listed = admin.get("/p/export-demo/exports/jobs/").content.decode()
+    refused = admin.post(f"/p/export-demo/exports/{job.pk}/delete/", headers={"HX-Request": "true"})
+    export_job_run(job_id=job.pk)
+    job.refresh_from_db()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(
+            f"/p/export-demo/exports/{job.pk}/delete/", headers={"HX-Request": "true"}
+        )
+
+    # Only a finished job has the button; an early request is refused, the job kept.
+    assert f"/p/export-demo/exports/{job.pk}/delete/" not in listed
+    assert (refused.status_code, refused["HX-Reswap"]) == (409, "none")
+    assert response.status_code == 200
+    assert "No exports yet." in response.content.decode()
+    assert not ExportJob.objects.exists()
+    assert not (tmp_path / job.directory).exists()
+
+
+def test_deleting_without_javascript_returns_to_the_page(admin, labeled):
+    admin.post("/p/export-demo/exports/", {"kind": "sft", "format": "jsonl", "seed": "0"})
+    job = ExportJob.objects.get()
+    export_job_run(job_id=job.pk)
+    page = admin.get("/p/export-demo/exports/").content.decode()
+
+    response = admin.post(f"/p/export-demo/exports/{job.pk}/delete/", follow=True)
+
+    assert f'action="/p/export-demo/exports/{job.pk}/delete/"' in page
+    assert response.redirect_chain[-1][0] == "/p/export-demo/exports/"
+    assert f"Export {job.pk} deleted." in response.content.decode()
+    assert admin.get(f"/p/export-demo/exports/{job.pk}/delete/").status_code == 405
+
+
+def test_only_admins_delete_and_only_their_projects_jobs(admin, labeled):
+    admin.post("/p/export-demo/exports/", {"kind": "sft", "format": "jsonl", "seed": "0"})
+    job = ExportJob.objects.get()
+    export_job_run(job_id=job.pk)
+    reviewer = member(labeled.project, Membership.Role.REVIEWER)
+
+    assert reviewer.post(f"/p/export-demo/exports/{job.pk}/delete/").status_code == 403
+    assert admin.post("/p/export-demo/exports/999999/delete/").status_code == 404
+    assert ExportJob.objects.filter(pk=job.pk).exists()
+
+
+def test_an_expired_job_shows_that_its_files_were_removed(admin, labeled):
+    admin.post("/p/export-demo/exports/", {"kind": "sft", "format": "jsonl", "seed": "0"})
+    job = ExportJob.objects.get()
+    export_job_run(job_id=job.pk)
+    ExportJob.objects.filter(pk=job.pk).update(files=[], expired_at=timezone.now())
+
+    listed = admin.get("/p/export-demo/exports/jobs/").content.decode()
+
+    assert "Files removed" in listed
+    assert f"/p/export-demo/exports/{job.pk}/download/" not in listed
+    assert f"/p/export-demo/exports/{job.pk}/delete/" in listed
+    assert admin.get(f"/p/export-demo/exports/{job.pk}/download/").status_code == 404
