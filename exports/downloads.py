@@ -61,9 +61,11 @@ def export_job_download(job: ExportJob) -> HttpResponseBase:
     if job.status != ExportJob.Status.SUCCEEDED:
         raise Conflict(f"Export {job.pk} has not finished successfully (it is {job.status}).")
     if job.expired_at is not None:
+        kept = (job.expired_at - job.finished_at).days if job.finished_at else None
+        after = f", {kept} days after it finished" if kept is not None else ""
         raise NotFound(
-            f"The files of export {job.pk} were removed on {job.expired_at:%Y-%m-%d}, "
-            f"{settings.EXPORT_RETENTION_DAYS} days after it finished; export again."
+            f"The files of export {job.pk} were removed on {job.expired_at:%Y-%m-%d}{after} "
+            "(EXPORT_RETENTION_DAYS); export again."
         )
     media_root = Path(settings.MEDIA_ROOT)
     paths = [media_root / name for name in job.files]

@@ -132,13 +132,16 @@ def export_delete(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
         export_job_delete(job=export_job_get(project=project, job_id=job_id))
     except NotFound as error:
         raise Http404(error.message) from error
-    except Conflict as error:
+    except Conflict:
+        refusal = _("Export %(id)d has not finished; it can be deleted once it has.") % {
+            "id": job_id
+        }
         if request.headers.get("HX-Request"):
-            response = render(request, "exports/_jobs.html", _jobs_context(project), status=409)
-            # htmx swaps only 2xx answers unless told: show the table as it is.
-            response["HX-Reswap"] = "none"
-            return response
-        messages.error(request, error.message)
+            # Answered 200 so that htmx shows it, with the table as it is now (polling
+            # again: the job runs).
+            context = {**_jobs_context(project), "refusal": refusal}
+            return render(request, "exports/_jobs.html", context)
+        messages.error(request, refusal)
         return redirect("export-page", slug=project.slug)
     if request.headers.get("HX-Request"):
         return render(request, "exports/_jobs.html", _jobs_context(project))

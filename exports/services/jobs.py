@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from annotations.errors import Conflict, InvalidInput
+from annotations.errors import Conflict, InvalidInput, NotFound
 from annotations.models import Project, ProjectKey
 from exports.models import ExportJob
 from exports.options import ExportOptions, export_options_clean
@@ -202,8 +202,15 @@ def _run(*, job_id: int, alone: bool) -> ExportJob | None:
 
 def _remove_directory(job: ExportJob) -> None:
     """The job's directory and everything in it, once the transaction has committed (a
-    rollback leaves the files the job still lists)."""
-    directory = export_job_directory(job)
+    rollback leaves the files the job still lists). The directory it was written to,
+    as recorded (the project's slug may have changed since), else where it would be."""
+    exports_root = (Path(settings.MEDIA_ROOT) / "exports").resolve()
+    directory = (
+        Path(settings.MEDIA_ROOT) / job.directory if job.directory else export_job_directory(job)
+    )
+    if exports_root not in directory.resolve().parents:
+        logger.error("export job %s: refusing to remove %s", job.pk, directory)
+        return
     transaction.on_commit(lambda: shutil.rmtree(directory, ignore_errors=True))
 
 
@@ -211,7 +218,11 @@ def _remove_directory(job: ExportJob) -> None:
 def export_job_delete(*, job: ExportJob) -> None:
     """Delete a finished export job with its files and manifest; Conflict while it is
     queued or running (its worker would write files nobody lists)."""
-    locked = ExportJob.objects.select_for_update().select_related("project").get(pk=job.pk)
+    locked = ExportJob.objects.select_for_update().select_related("project").filter(pk=job.pk)
+    locked = locked.first()
+    if locked is None:
+        # Deleted by another request meanwhile.
+        raise NotFound(f"No export {job.pk} in this project.")
     if not locked.is_finished:
         raise Conflict(
             f"Export {locked.pk} is {locked.status}; it can be deleted once it has finished."

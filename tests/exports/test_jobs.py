@@ -352,7 +352,7 @@ def test_files_expire_after_the_retention_and_the_record_stays(
     )
     assert not (media / old.directory).exists()
     assert not old.is_downloadable
-    with pytest.raises(NotFound, match=r"removed on .* 30 days after it finished"):
+    with pytest.raises(NotFound, match=r"removed on .*, 31 days after it finished"):
         export_job_download(old)
     assert recent.expired_at is None and recent.is_downloadable
     assert all((media / name).is_file() for name in recent.files)
@@ -376,3 +376,48 @@ def test_the_expiry_runs_every_night():
 
     assert schedule["task"] == expire_export_jobs.name
     assert (schedule["schedule"].hour, schedule["schedule"].minute) == ({4}, {7})
+
+
+def test_delete_and_expiry_remove_the_directory_the_job_was_written_to(
+    labeled, media, settings, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_RETENTION_DAYS = 1
+    deleted, expired = _succeeded(labeled), _succeeded(labeled)
+    written = [media / deleted.directory, media / expired.directory]
+    # The project is renamed after the exports were written.
+    labeled.project.slug = "renamed"
+    labeled.project.save(update_fields=["slug"])
+    ExportJob.objects.filter(pk=expired.pk).update(
+        finished_at=timezone.now() - datetime.timedelta(days=2)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        export_job_delete(job=ExportJob.objects.get(pk=deleted.pk))
+        assert export_jobs_expire() == 1
+
+    assert all(directory.parent.name == "export-demo" for directory in written)
+    assert not any(directory.exists() for directory in written)
+
+
+def test_a_directory_outside_the_exports_is_never_removed(
+    labeled, media, django_capture_on_commit_callbacks
+):
+    job = _succeeded(labeled)
+    outside = media / "keep"
+    outside.mkdir()
+    ExportJob.objects.filter(pk=job.pk).update(directory="exports/../keep")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        export_job_delete(job=job)
+
+    assert outside.is_dir()
+    assert not ExportJob.objects.filter(pk=job.pk).exists()
+
+
+def test_deleting_a_job_deleted_meanwhile_is_not_found(labeled, media):
+    job = _succeeded(labeled)
+    stale = ExportJob.objects.get(pk=job.pk)
+    export_job_delete(job=job)
+
+    with pytest.raises(NotFound):
+        export_job_delete(job=stale)
