@@ -3,6 +3,7 @@
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
@@ -38,22 +39,51 @@ class _Sink:
         yield from chunks
 
 
-def zip_stream(files: list[tuple[str, Path]]) -> Iterator[bytes]:
-    """A zip archive of the files, produced while it is sent (nothing held whole)."""
+def zip_stream(files: list[tuple[str, BinaryIO]]) -> Iterator[bytes]:
+    """A zip archive of the open files, produced while it is sent (nothing held whole)."""
     sink = _Sink()
     with zipfile.ZipFile(sink, "w") as archive:
-        for name, path in files:
+        for name, source in files:
             info = zipfile.ZipInfo(name)
             # Parquet pages are compressed already.
             info.compress_type = (
                 zipfile.ZIP_STORED if name.endswith(".parquet") else zipfile.ZIP_DEFLATED
             )
-            with archive.open(info, "w", force_zip64=True) as entry, path.open("rb") as source:
+            with archive.open(info, "w", force_zip64=True) as entry:
                 while chunk := source.read(CHUNK_BYTES):
                     entry.write(chunk)
                     yield from sink.drain()
             yield from sink.drain()
     yield from sink.drain()
+
+
+class ZipDownload:
+    """The streaming content of a zip download: its files, opened beforehand, are closed
+    when the response is (Django calls close() however far the client read)."""
+
+    def __init__(self, files: list[tuple[str, BinaryIO]]) -> None:
+        self.files = files
+
+    def __iter__(self) -> Iterator[bytes]:
+        return zip_stream(self.files)
+
+    def close(self) -> None:
+        for _, source in self.files:
+            source.close()
+
+
+def _open_all(job: ExportJob, paths: list[tuple[str, Path]]) -> list[tuple[str, BinaryIO]]:
+    """Every file opened before anything is sent: an export deleted or expired while it
+    downloads still sends whole (an open file outlives its removal)."""
+    opened: list[tuple[str, BinaryIO]] = []
+    try:
+        for name, path in paths:
+            opened.append((name, path.open("rb")))
+    except FileNotFoundError:
+        for _, source in opened:
+            source.close()
+        raise NotFound(f"The files of export {job.pk} are no longer there.") from None
+    return opened
 
 
 def export_job_download(job: ExportJob) -> HttpResponseBase:
@@ -69,12 +99,13 @@ def export_job_download(job: ExportJob) -> HttpResponseBase:
         )
     media_root = Path(settings.MEDIA_ROOT)
     paths = [media_root / name for name in job.files]
-    if not paths or not all(path.is_file() for path in paths):
+    if not paths:
         raise NotFound(f"The files of export {job.pk} are no longer there.")
     stem = f"{job.project.slug}-export-{job.pk}-{job.kind}"
     if len(paths) == 1 and not (job.manifest or {}).get("split"):
+        ((_, source),) = _open_all(job, [(paths[0].name, paths[0])])
         return FileResponse(
-            paths[0].open("rb"),
+            source,
             as_attachment=True,
             filename=f"{stem}.{job.file_format}",
             content_type=CONTENT_TYPES[job.file_format],
@@ -84,6 +115,8 @@ def export_job_download(job: ExportJob) -> HttpResponseBase:
         extra = media_root / job.directory / name
         if extra.is_file():
             members.append((name, extra))
-    response = StreamingHttpResponse(zip_stream(members), content_type="application/zip")
+    response = StreamingHttpResponse(
+        ZipDownload(_open_all(job, members)), content_type="application/zip"
+    )
     response["Content-Disposition"] = f'attachment; filename="{stem}.zip"'
     return response

@@ -1,7 +1,9 @@
 """The export API: start a job (202), follow it, download it; scoped to the key's project."""
 
+import contextlib
 import io
 import json
+import os
 import zipfile
 
 import pytest
@@ -204,3 +206,39 @@ def test_an_expired_export_says_so_and_offers_no_download(exports_api):
     assert body["manifest"]["rows_total"] == 5
     assert download.status_code == 404
     assert "were removed on" in download.json()["error"]["message"]
+
+
+def test_a_download_under_way_stays_whole_when_the_export_is_deleted(
+    exports_api, tmp_path, django_capture_on_commit_callbacks
+):
+    job_id = exports_api.post(
+        "/api/v1/exports/", {"kind": "raw", "format": "csv", "split": "train=0.5,test=0.5"}
+    ).json()["id"]
+    export_job_run(job_id=job_id)
+    directory = tmp_path / ExportJob.objects.get(pk=job_id).directory
+    response = exports_api.get(f"/api/v1/exports/{job_id}/download/")
+    first = next(iter(response.streaming_content))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        exports_api.delete(f"/api/v1/exports/{job_id}/")
+    held = _open_files_under(directory)
+    # (The test client closes the response once it is read to the end.)
+    rest = b"".join(response.streaming_content)
+
+    assert not directory.exists()
+    archive = zipfile.ZipFile(io.BytesIO(first + rest))
+    assert archive.testzip() is None
+    assert sorted(archive.namelist()) == ["README.md", "manifest.json", "test.csv", "train.csv"]
+    # The files were held open while the response was sent, then let go.
+    assert len(held) == 4
+    assert _open_files_under(directory) == []
+
+
+def _open_files_under(directory):
+    """This process's open files under the directory (Linux: /proc/self/fd)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}").startswith(str(directory) + "/"):
+                found.append(fd)
+    return found
