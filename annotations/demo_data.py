@@ -774,11 +774,45 @@ def _hour_weight(moment: datetime.datetime, lang: str) -> float:
     return 0.4 if hour == 8 else 0.12
 
 
+# The conversations are drawn over the 30 days before this moment, then moved by whole
+# days to end where the caller's day starts: what they say never depends on when they
+# are made (the hour of day shapes the traffic), so re-seeding finds the same data.
+REFERENCE_NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
 def demo_conversations(*, count: int = 300, seed: int = 7, now: datetime.datetime) -> list[dict]:
-    """Conversation payloads in the ingestion API contract, oldest first, spread over the 30 days before `now`."""
+    """Conversation payloads in the ingestion API contract, oldest first, spread over the
+    30 days before the start of `now`'s day (UTC). The same count and seed give the same
+    conversations whatever `now` is, only their times moved by whole days."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=datetime.UTC)
-    now = now.astimezone(datetime.UTC).replace(microsecond=0)
+    day = now.astimezone(datetime.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    shift = day - REFERENCE_NOW
+    return [
+        _moved(conversation, shift)
+        for conversation in _drawn_conversations(count=count, seed=seed, now=REFERENCE_NOW)
+    ]
+
+
+def _moved(conversation: dict, shift: datetime.timedelta) -> dict:
+    """The conversation with its and its messages' times moved by `shift`."""
+
+    def moved(stamp: str) -> str:
+        return _iso(datetime.datetime.fromisoformat(stamp) + shift)
+
+    return {
+        **conversation,
+        "created_at": moved(conversation["created_at"]),
+        "messages": [
+            {**message, "created_at": moved(message["created_at"])}
+            if "created_at" in message
+            else message
+            for message in conversation["messages"]
+        ],
+    }
+
+
+def _drawn_conversations(*, count: int, seed: int, now: datetime.datetime) -> list[dict]:
     rng = random.Random(f"demo-conversations:{seed}")
     window = 30 * 24 * 3600
     origin = now - datetime.timedelta(seconds=window)

@@ -17,7 +17,7 @@ from annotations.services.projects import membership_set
 from exports.models import ExportJob
 from feedback_site.celery import app as celery_app
 from tests.browser.test_labeling import login
-from tests.conftest import redis_url
+from tests.conftest import redis_reachable, redis_url, require
 from tests.exports.conftest import build_labeled_project
 from tests.factories import UserFactory
 from tests.workers import celery_worker_process
@@ -42,6 +42,8 @@ class _ToTheTestWorker:
 def worker_queue(tmp_path, settings, monkeypatch):
     """This test's queue in Redis, where export_job_create's task goes; the test starts
     the worker that takes it."""
+    broker = redis_url()
+    require(redis_reachable(broker), f"Redis is not reachable at {broker}")
     queue = f"test-export-page-{os.getpid()}-{time.time_ns()}"
     settings.MEDIA_ROOT = str(tmp_path / "media")
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)

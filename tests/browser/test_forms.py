@@ -74,6 +74,7 @@ LONG_WORD = "x" * 300
 def test_no_page_is_wider_than_a_phone(page, live_server, language):
     payload = conversation_payload("conv-" + "9" * 60)
     payload["messages"][0]["content"] += " " + LONG_WORD
+    payload["messages"][1]["content"] += " " + LONG_WORD
     _, queue = labeling_setup(payload)
     lead = queue.project.memberships.get(role="admin").user
     login(page, live_server, lead)
@@ -96,6 +97,8 @@ def test_no_page_is_wider_than_a_phone(page, live_server, language):
 
     for url in pages:
         page.goto(url)
+        # What htmx loads into the page (the queue form's count) counts too.
+        page.wait_for_load_state("networkidle")
         assert page.locator("html").get_attribute("lang") == language
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (url, width)

@@ -43,19 +43,22 @@ class Command(BaseCommand):
             keys = {"secret_key": secret_key, "public_key": public_key}
         membership_set(project=project, user=user, role=Membership.Role.ADMIN)
 
-        # Anchored to today so the demo always shows the last 30 days; ids are stable,
-        # so a re-run appends nothing and votes replace themselves.
+        # The 30 days before today; the same conversations whenever it runs, and a re-run
+        # appends nothing: the votes and labels go to the conversations this run created.
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
         conversations = demo_data.demo_conversations(
             count=options["conversations"], seed=options["seed"], now=now
         )
         payloads = [ConversationIn.model_validate(item) for item in conversations]
-        created = 0
+        created: set[str] = set()
         for start in range(0, len(payloads), 500):
             results = conversation_batch_ingest(
                 project=project, conversations=payloads[start : start + 500]
             )
-            created += sum(result.status == "created" for result in results)
+            created.update(result.external_id for result in results if result.status == "created")
+        conversations = [
+            conversation for conversation in conversations if conversation["id"] in created
+        ]
         votes = demo_data.demo_feedback(conversations=conversations, seed=options["seed"])
         for vote in votes:
             feedback_submit(
@@ -76,7 +79,7 @@ class Command(BaseCommand):
 
         summary = {
             "project": project.slug,
-            "conversations_created": created,
+            "conversations_created": len(created),
             "conversations_total": project.conversations.count(),
             "votes": len(votes),
             "labels": labels,
@@ -87,7 +90,7 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
 
     def _demo_labels(self, *, project: Project, conversations: list[dict], seed: int) -> int:
-        """The demo reviewers' labels (a re-run changes none of them); how many there are."""
+        """The demo reviewers' labels on these conversations; how many there are."""
         reviewers = {}
         for name in demo_data.REVIEWERS:
             # Reviewers without a password: their labels are part of the story, the demo
