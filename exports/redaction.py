@@ -1,7 +1,8 @@
 """PII redaction for exported text: a pure function over one string.
 
 Each kind of personal data is replaced by a typed placeholder ([EMAIL], [PHONE],
-[RRN], [CARD], [IP], [SECRET]). Matching runs on a copy of the text in which
+[RRN], [CARD], [IP], [SECRET]: API keys and tokens of the usual shapes, bearer
+tokens, private key blocks). Matching runs on a copy of the text in which
 full-width digits, letters and punctuation are folded to ASCII one character for
 one character, so positions in the copy are positions in the original and the
 original is edited in place. Digit runs are delimited by lookarounds, not by \\b:
@@ -46,9 +47,23 @@ _SECRET_PATTERNS = [
     re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     # OpenAI / Anthropic style keys (sk-..., sk-proj-..., sk-ant-...) and this site's sk_ keys.
     re.compile(r"(?<![A-Za-z0-9_-])sk[-_][A-Za-z0-9_-]{16,}"),
-    # GitHub and AWS access keys.
+    # GitHub (classic and fine-grained) and AWS access keys.
     re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{30,}"),
+    re.compile(r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,}"),
     re.compile(r"(?<![A-Za-z0-9])AKIA[0-9A-Z]{16}(?![A-Za-z0-9])"),
+    # Tokens developers paste: Slack, Google API keys, GitLab, Hugging Face, npm.
+    re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}"),
+    re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])"),
+    re.compile(r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}"),
+    re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])"),
+    re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),
+    # A private key block (PEM), whole, or from its first line on when cut short; in
+    # JSON text its line breaks are written \n.
+    re.compile(
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
+        r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[A-Za-z0-9+/=\s\\]*)",
+        re.DOTALL,
+    ),
 ]
 # The token after "Bearer": long and holding a digit, so that "bearer bonds" stays.
 _BEARER = re.compile(
@@ -434,13 +449,17 @@ def _replace(
     return "".join(pieces)
 
 
+# What a digit-free key starts with (_SECRET_PATTERNS), lowercase.
+_KEY_PREFIXES = ("sk", "gh", "eyj", "akia", "xox", "aiza", "glpat", "hf_", "npm_", "private key")
+
+
 def _may_hold_pii(text: str) -> bool:
     # Every rule needs a digit, an "@" or one of the key prefixes; most text has none.
     folded = text.translate(_FOLD)
     if "@" in folded or any(char.isdigit() for char in folded):
         return True
     lowered = folded.lower()
-    return any(prefix in lowered for prefix in ("sk", "gh", "eyj", "akia"))
+    return any(prefix in lowered for prefix in _KEY_PREFIXES)
 
 
 def redact_pii(text: str) -> str:

@@ -90,6 +90,25 @@ REDACTED = [
     ("Authorization: Bearer abc123def456ghi789", "Authorization: Bearer [SECRET]"),
     ("bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijk", "bearer [SECRET]"),
     ("sk_live_0123456789abcdefghij", "[SECRET]"),
+    ("SLACK_TOKEN=xoxb-1234567890-abcdefGHIJ", "SLACK_TOKEN=[SECRET]"),
+    ("key=AIzaSyA1234567890abcdefghijklmnopqrstuv", "key=[SECRET]"),
+    ("glpat-abcdefghij0123456789 로 인증", "[SECRET] 로 인증"),
+    ("HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "HF_TOKEN=[SECRET]"),
+    ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "[SECRET]"),
+    (
+        "//registry.npmjs.org/:_authToken=npm_abcdefghijklmnopqrstuvwxyz0123456789",
+        "//registry.npmjs.org/:_authToken=[SECRET]",
+    ),
+    (
+        "키 파일:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq9\nabc+/=\n"
+        "-----END RSA PRIVATE KEY-----\n끝",
+        "키 파일:\n[SECRET]\n끝",
+    ),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA", "[SECRET]"),
+    (
+        '{"key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADAN\\n-----END PRIVATE KEY-----\\n"}',
+        '{"key": "[SECRET]\\n"}',
+    ),
     # Several in one text.
     (
         "김민수 (010-9876-5432, minsu@corp.kr) 카드 5555555555554444",
@@ -126,6 +145,10 @@ KEPT = [
     "std::vector<int>",
     "task-force",
     "bearer bonds",
+    "from huggingface_hub import hf_hub_download",
+    "xoxo, see you",
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
+    "npm_config_registry=https://registry.npmjs.org/",
     "asking about skiing",
     "user@",
     "@mention",
