@@ -57,11 +57,11 @@ _SECRET_PATTERNS = [
     re.compile(r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}"),
     re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])"),
     re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),
-    # A private key block (PEM), whole, or from its first line on when cut short; in
-    # JSON text its line breaks are written \n.
+    # A private key block (PEM), whole, or when cut short its first line and the base64
+    # lines after it; in JSON text its line breaks are written \n.
     re.compile(
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
-        r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[A-Za-z0-9+/=\s\\]*)",
+        r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|(?:(?:\s|\\n)+[A-Za-z0-9+/=]{16,})*)",
         re.DOTALL,
     ),
 ]

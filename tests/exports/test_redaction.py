@@ -106,6 +106,10 @@ REDACTED = [
     ),
     ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA", "[SECRET]"),
     (
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nThanks for the help",
+        "[SECRET]\nThanks for the help",
+    ),
+    (
         '{"key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADAN\\n-----END PRIVATE KEY-----\\n"}',
         '{"key": "[SECRET]\\n"}',
     ),
