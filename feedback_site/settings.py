@@ -267,6 +267,10 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "exports.models.ExportJob.Status",
         "IngestStatusEnum": ["created", "existed", "error"],
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotations.api.schema.openapi_30_hook",
+    ],
 }
 
 # CORS applies to the widget endpoints only, and the allowed origins are per project
