@@ -105,10 +105,11 @@ def _remove_temporary_files(directory: Path, *, alone: bool) -> None:
                 path.unlink()
 
 
-def _update(job: ExportJob, **fields: Any) -> None:
+def _update(job: ExportJob, **fields: Any) -> bool:
+    """Set the fields on the job and its row; False when the row is gone (deleted)."""
     for name, value in fields.items():
         setattr(job, name, value)
-    ExportJob.objects.filter(pk=job.pk).update(**fields)
+    return ExportJob.objects.filter(pk=job.pk).update(**fields) > 0
 
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
@@ -186,7 +187,7 @@ def _run(*, job_id: int, alone: bool) -> ExportJob | None:
             raise
         return job
     media_root = Path(settings.MEDIA_ROOT)
-    _update(
+    recorded = _update(
         job,
         status=ExportJob.Status.SUCCEEDED,
         directory=str(directory.relative_to(media_root)),
@@ -197,6 +198,12 @@ def _run(*, job_id: int, alone: bool) -> ExportJob | None:
         rows_written=manifest["rows_total"],
         finished_at=timezone.now(),
     )
+    if not recorded:
+        # Deleted while this attempt ran (possible only without the job lock, when a
+        # redelivered task runs beside the first attempt): nobody lists these files.
+        logger.info("export job %s was deleted while it ran; its files go too", job.pk)
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
     return job
 
 

@@ -421,3 +421,24 @@ def test_deleting_a_job_deleted_meanwhile_is_not_found(labeled, media):
 
     with pytest.raises(NotFound):
         export_job_delete(job=stale)
+
+
+def test_an_attempt_whose_job_was_deleted_while_it_ran_leaves_no_files(labeled, media, monkeypatch):
+    """Without the job lock a redelivered task can run beside the first attempt, which
+    may finish and be deleted meanwhile: this attempt's files are then nobody's."""
+    from exports.services import jobs
+
+    job = ExportJob.objects.create(
+        project=labeled.project, kind="sft", file_format="jsonl", options=options().as_dict()
+    )
+    real_export = jobs.dataset_export
+
+    def export_then_lose_the_job(**arguments):
+        manifest = real_export(**arguments)
+        ExportJob.objects.filter(pk=job.pk).delete()
+        return manifest
+
+    monkeypatch.setattr(jobs, "dataset_export", export_then_lose_the_job)
+
+    assert export_job_run(job_id=job.pk) is None
+    assert not (media / "exports" / labeled.project.slug / str(job.pk)).exists()
