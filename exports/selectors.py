@@ -775,12 +775,15 @@ def _page(
     return page
 
 
-def export_job_list(*, project: Project, limit: int = 50) -> list[ExportJob]:
-    """The project's latest export jobs, newest first."""
+def export_job_list(
+    *, project: Project, limit: int = 50, status: str | None = None
+) -> list[ExportJob]:
+    """The project's latest export jobs (in this status), newest first."""
+    jobs = ExportJob.objects.filter(project=project)
+    if status is not None:
+        jobs = jobs.filter(status=status)
     return list(
-        ExportJob.objects.filter(project=project)
-        .select_related("created_by", "created_by_key")
-        .order_by("-created_at", "-id")[:limit]
+        jobs.select_related("created_by", "created_by_key").order_by("-created_at", "-id")[:limit]
     )
 
 

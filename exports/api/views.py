@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from django.http import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from pydantic import BaseModel, ConfigDict, Field
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
@@ -19,7 +19,7 @@ from annotations.errors import InvalidInput
 from exports.downloads import export_job_download
 from exports.models import ExportJob
 from exports.options import export_options_clean
-from exports.selectors import export_job_get
+from exports.selectors import export_job_get, export_job_list
 from exports.services.jobs import export_job_create, export_job_delete
 
 FILTER_FIELDS = (
@@ -154,7 +154,41 @@ def _options_from(payload: ExportIn) -> dict[str, Any]:
     }
 
 
-class ExportCreateApi(SecretKeyApiView):
+# Export jobs listed by one request at most.
+MAX_LISTED = 200
+
+
+class ExportListApi(SecretKeyApiView):
+    @extend_schema(
+        operation_id="export_list",
+        summary="The project's export jobs, newest first",
+        parameters=[
+            OpenApiParameter(
+                "status",
+                str,
+                enum=[choice.value for choice in ExportJob.Status],
+                description="Only the jobs in this status.",
+            ),
+            OpenApiParameter(
+                "limit", int, description=f"At most this many (default 50, at most {MAX_LISTED})."
+            ),
+        ],
+        responses={200: ExportJobSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        errors: dict[str, list[str]] = {}
+        status_wanted = request.query_params.get("status") or None
+        if status_wanted is not None and status_wanted not in ExportJob.Status.values:
+            errors["status"] = [f"one of {', '.join(ExportJob.Status.values)}"]
+        limit_text = request.query_params.get("limit") or "50"
+        limit = int(limit_text) if limit_text.isdigit() else 0
+        if not 1 <= limit <= MAX_LISTED:
+            errors["limit"] = [f"a whole number from 1 to {MAX_LISTED}"]
+        if errors:
+            raise InvalidInput("The query is not valid.", fields=errors)
+        jobs = export_job_list(project=self.project_key.project, limit=limit, status=status_wanted)
+        return Response(ExportJobSerializer(jobs, many=True).data)
+
     @extend_schema(
         operation_id="export_create",
         summary="Start a dataset export",

@@ -242,3 +242,32 @@ def _open_files_under(directory):
             if os.readlink(f"/proc/self/fd/{fd}").startswith(str(directory) + "/"):
                 found.append(fd)
     return found
+
+
+def test_the_project_s_jobs_are_listed_newest_first(exports_api, make_api):
+    first = exports_api.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"}).json()["id"]
+    second = exports_api.post("/api/v1/exports/", {"kind": "sft", "format": "csv"}).json()["id"]
+    export_job_run(job_id=first)
+    other = make_api(project=ProjectFactory(slug="other"))
+    other.post("/api/v1/exports/", {"kind": "raw", "format": "jsonl"})
+
+    listed = exports_api.get("/api/v1/exports/").json()
+    done = exports_api.get("/api/v1/exports/?status=succeeded").json()
+    one = exports_api.get("/api/v1/exports/?limit=1").json()
+
+    assert [job["id"] for job in listed] == [second, first]
+    assert [job["id"] for job in done] == [first]
+    assert done[0]["download_url"] == f"/api/v1/exports/{first}/download/"
+    assert [job["id"] for job in one] == [second]
+    assert len(other.get("/api/v1/exports/").json()) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("status=done", "status"), ("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit")],
+)
+def test_a_bad_list_query_names_the_parameter(exports_api, query, field):
+    response = exports_api.get(f"/api/v1/exports/?{query}")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
