@@ -1,5 +1,7 @@
 """Serving a finished export: the data file itself, or a zip of the split files."""
 
+import os
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +46,9 @@ def zip_stream(files: list[tuple[str, BinaryIO]]) -> Iterator[bytes]:
     sink = _Sink()
     with zipfile.ZipFile(sink, "w") as archive:
         for name, source in files:
-            info = zipfile.ZipInfo(name)
+            # Dated when the file was written (UTC; zip keeps no time zone).
+            written = time.gmtime(os.fstat(source.fileno()).st_mtime)
+            info = zipfile.ZipInfo(name, date_time=written[:6])
             # Parquet pages are compressed already.
             info.compress_type = (
                 zipfile.ZIP_STORED if name.endswith(".parquet") else zipfile.ZIP_DEFLATED

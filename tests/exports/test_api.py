@@ -128,6 +128,8 @@ def test_download_of_a_split_is_a_zip_with_the_manifest(exports_api, tmp_path):
     assert response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     assert sorted(archive.namelist()) == ["README.md", "manifest.json", "test.csv", "train.csv"]
+    # Dated when written, not 1980-01-01.
+    assert all(info.date_time[0] >= 2024 for info in archive.infolist())
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["rows_total"] == 5
     extracted = tmp_path / "unzipped"
