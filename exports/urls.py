@@ -9,4 +9,5 @@ urlpatterns = [
     path("jobs/", views.export_jobs, name="export-jobs"),
     path("<int:job_id>/download/", views.export_download, name="export-download"),
     path("<int:job_id>/delete/", views.export_delete, name="export-delete"),
+    path("<int:job_id>/manifest.json", views.export_manifest, name="export-manifest"),
 ]

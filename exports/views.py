@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -147,3 +147,18 @@ def export_delete(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
         return render(request, "exports/_jobs.html", _jobs_context(project))
     messages.success(request, _("Export %(id)d deleted.") % {"id": job_id})
     return redirect("export-page", slug=project.slug)
+
+
+@login_required
+@require_GET
+def export_manifest(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """A succeeded job's manifest (files, SHA-256, counts, filters), kept after its files
+    expire."""
+    project = project_for(request, slug, role=Membership.Role.ADMIN)
+    try:
+        job = export_job_get(project=project, job_id=job_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    if not job.manifest:
+        raise Http404(f"Export {job_id} has no manifest.")
+    return JsonResponse(job.manifest, json_dumps_params={"ensure_ascii": False, "indent": 2})

@@ -199,3 +199,23 @@ def test_an_expired_job_shows_that_its_files_were_removed(admin, labeled):
     assert f"/p/export-demo/exports/{job.pk}/download/" not in listed
     assert f"/p/export-demo/exports/{job.pk}/delete/" in listed
     assert admin.get(f"/p/export-demo/exports/{job.pk}/download/").status_code == 404
+
+
+def test_the_manifest_is_shown_and_outlives_the_files(admin, labeled):
+    admin.post("/p/export-demo/exports/", {"kind": "sft", "format": "jsonl", "seed": "0"})
+    job = ExportJob.objects.get()
+    before = admin.get(f"/p/export-demo/exports/{job.pk}/manifest.json")
+    export_job_run(job_id=job.pk)
+    ExportJob.objects.filter(pk=job.pk).update(files=[], expired_at=timezone.now())
+    listed = admin.get("/p/export-demo/exports/jobs/").content.decode()
+
+    response = admin.get(f"/p/export-demo/exports/{job.pk}/manifest.json")
+
+    assert before.status_code == 404
+    assert f"/p/export-demo/exports/{job.pk}/manifest.json" in listed
+    assert response.status_code == 200
+    manifest = response.json()
+    assert (manifest["kind"], manifest["rows_total"]) == ("sft", 4)
+    assert all(len(entry["sha256"]) == 64 for entry in manifest["files"])
+    reviewer = member(labeled.project, Membership.Role.REVIEWER)
+    assert reviewer.get(f"/p/export-demo/exports/{job.pk}/manifest.json").status_code == 403
