@@ -158,6 +158,13 @@ def _options_from(payload: ExportIn) -> dict[str, Any]:
 MAX_LISTED = 200
 
 
+class ExportListQuery(BaseModel):
+    """The list's query: `?status=succeeded&limit=10`."""
+
+    status: ExportJob.Status | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_LISTED)] = 50
+
+
 class ExportListApi(SecretKeyApiView):
     @extend_schema(
         operation_id="export_list",
@@ -166,7 +173,7 @@ class ExportListApi(SecretKeyApiView):
             OpenApiParameter(
                 "status",
                 str,
-                enum=[choice.value for choice in ExportJob.Status],
+                enum=ExportJob.Status.values,
                 description="Only the jobs in this status.",
             ),
             OpenApiParameter(
@@ -176,17 +183,10 @@ class ExportListApi(SecretKeyApiView):
         responses={200: ExportJobSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        errors: dict[str, list[str]] = {}
-        status_wanted = request.query_params.get("status") or None
-        if status_wanted is not None and status_wanted not in ExportJob.Status.values:
-            errors["status"] = [f"one of {', '.join(ExportJob.Status.values)}"]
-        limit_text = request.query_params.get("limit") or "50"
-        limit = int(limit_text) if limit_text.isdigit() else 0
-        if not 1 <= limit <= MAX_LISTED:
-            errors["limit"] = [f"a whole number from 1 to {MAX_LISTED}"]
-        if errors:
-            raise InvalidInput("The query is not valid.", fields=errors)
-        jobs = export_job_list(project=self.project_key.project, limit=limit, status=status_wanted)
+        query = ExportListQuery.model_validate(request.query_params.dict())
+        jobs = export_job_list(
+            project=self.project_key.project, limit=query.limit, status=query.status
+        )
         return Response(ExportJobSerializer(jobs, many=True).data)
 
     @extend_schema(

@@ -127,8 +127,9 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
 
 def _run(*, job_id: int, alone: bool) -> ExportJob | None:
     with transaction.atomic():
-        job = ExportJob.objects.select_for_update().select_related("project").filter(pk=job_id)
-        job = job.first()
+        job = (
+            ExportJob.objects.select_for_update().select_related("project").filter(pk=job_id)
+        ).first()
         if job is None:
             logger.info("export job %s was deleted before it ran", job_id)
             return None
@@ -225,8 +226,9 @@ def _remove_directory(job: ExportJob) -> None:
 def export_job_delete(*, job: ExportJob) -> None:
     """Delete a finished export job with its files and manifest; Conflict while it is
     queued or running (its worker would write files nobody lists)."""
-    locked = ExportJob.objects.select_for_update().select_related("project").filter(pk=job.pk)
-    locked = locked.first()
+    locked = (
+        ExportJob.objects.select_for_update().select_related("project").filter(pk=job.pk)
+    ).first()
     if locked is None:
         # Deleted by another request meanwhile.
         raise NotFound(f"No export {job.pk} in this project.")
